@@ -1,0 +1,112 @@
+"""agentos-llm: one interface over every LLM provider for agent code.
+
+Public names load lazily (PEP 562), so `import agentos_llm` imports no vendor SDK and no HTTP client.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # providers and the manager
+    "IProvider": "agentos_llm.provider",
+    "Call": "agentos_llm.provider",
+    "Capability": "agentos_llm.provider",
+    "AIModelProviderManager": "agentos_llm.manager",
+    "Route": "agentos_llm.manager",
+    "create_provider": "agentos_llm.registry",
+    "define_provider": "agentos_llm.registry",
+    "provider_env": "agentos_llm.registry",
+    "provider_value": "agentos_llm.registry",
+    # types
+    "Message": "agentos_llm.types",
+    "TextPart": "agentos_llm.types",
+    "ImagePart": "agentos_llm.types",
+    "ToolCall": "agentos_llm.types",
+    "ToolDefinition": "agentos_llm.types",
+    "Usage": "agentos_llm.types",
+    "FinishReason": "agentos_llm.types",
+    "CompletionResponse": "agentos_llm.types",
+    "StreamEvent": "agentos_llm.types",
+    "TextDeltaEvent": "agentos_llm.types",
+    "ReasoningDeltaEvent": "agentos_llm.types",
+    "ToolCallDeltaEvent": "agentos_llm.types",
+    "ToolCallEvent": "agentos_llm.types",
+    "UsageEvent": "agentos_llm.types",
+    "DoneEvent": "agentos_llm.types",
+    "EmbeddingResponse": "agentos_llm.types",
+    "ModelInfo": "agentos_llm.types",
+    "StructuredResponse": "agentos_llm.types",
+    "HealthStatus": "agentos_llm.types",
+    "system": "agentos_llm.types",
+    "user": "agentos_llm.types",
+    "assistant": "agentos_llm.types",
+    "tool_result": "agentos_llm.types",
+    "GenerateOptions": "agentos_llm.options",
+    # errors
+    "ProviderError": "agentos_llm.errors",
+    "ConfigurationError": "agentos_llm.errors",
+    "MissingDependencyError": "agentos_llm.errors",
+    "UnsupportedCapabilityError": "agentos_llm.errors",
+    "StructuredOutputError": "agentos_llm.errors",
+}
+_SUBMODULES = frozenset({"errors", "types", "defaults", "testing", "options", "provider", "manager", "registry"})
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"agentos_llm.{name}")
+    raise AttributeError(f"module 'agentos_llm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *_SUBMODULES])
+
+
+if TYPE_CHECKING:
+    from .errors import (
+        ConfigurationError,
+        MissingDependencyError,
+        ProviderError,
+        StructuredOutputError,
+        UnsupportedCapabilityError,
+    )
+    from .manager import AIModelProviderManager, Route
+    from .options import GenerateOptions
+    from .provider import Call, Capability, IProvider
+    from .registry import create_provider, define_provider, provider_env, provider_value
+    from .types import (
+        CompletionResponse,
+        DoneEvent,
+        EmbeddingResponse,
+        FinishReason,
+        HealthStatus,
+        ImagePart,
+        Message,
+        ModelInfo,
+        ReasoningDeltaEvent,
+        StreamEvent,
+        StructuredResponse,
+        TextDeltaEvent,
+        TextPart,
+        ToolCall,
+        ToolCallDeltaEvent,
+        ToolCallEvent,
+        ToolDefinition,
+        Usage,
+        UsageEvent,
+        assistant,
+        system,
+        tool_result,
+        user,
+    )

@@ -1,0 +1,159 @@
+"""The provider table: one row per provider, and the auto-detect order.
+
+Everything that differs between providers *as data* lives here: ids, env vars, base URLs, default
+models, the extra to install, and the implementation that speaks its wire. OpenAI-compatible hosts
+are rows pointing at the OpenAI implementation, not code of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .errors import ConfigurationError
+
+__all__ = ["AUTO_DETECT_ORDER", "ORDER_ENV_VAR", "PROVIDERS", "ProviderSpec", "auto_detect_order", "get_spec"]
+
+_OPENAI_IMPL = "agentos_llm.providers.openai:OpenAIProvider"
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One provider row: where it lives, how it is configured, which models it defaults to."""
+
+    id: str
+    label: str
+    implementation: str | None
+    """`module:Class` of the provider; None while no implementation ships for the row."""
+    extra: str
+    """The pip extra whose SDK the implementation needs."""
+    key_env: tuple[str, ...] = ()
+    """Env vars holding the key, first found wins."""
+    base_url_env: str | None = None
+    base_url: str | None = None
+    default_model: str = ""
+    cheap_model: str | None = None
+    embedding_model: str | None = None
+    docs_url: str = ""
+    key_required: bool = True
+    detect_env: tuple[str, ...] = ()
+    """Env vars whose presence makes auto-detect pick the row (default: the key env vars)."""
+    wire: Mapping[str, object] = field(default_factory=dict)
+    """Wire quirks of the host, read by the converters (e.g. which max-tokens field it takes)."""
+
+    @property
+    def detect_vars(self) -> tuple[str, ...]:
+        """The env vars auto-detect looks at for this row."""
+        return self.detect_env or self.key_env
+
+
+def _compatible(id: str, label: str, key_env: tuple[str, ...], base_url: str, default_model: str, *,
+                base_url_env: str | None = None, cheap_model: str | None = None,
+                embedding_model: str | None = None, docs_url: str = "", key_required: bool = True,
+                detect_env: tuple[str, ...] = (), wire: Mapping[str, object] | None = None) -> ProviderSpec:
+    return ProviderSpec(
+        id=id, label=label, implementation=_OPENAI_IMPL, extra="openai", key_env=key_env,
+        base_url_env=base_url_env or f"{id.upper().replace('-', '_')}_BASE_URL", base_url=base_url,
+        default_model=default_model, cheap_model=cheap_model, embedding_model=embedding_model,
+        docs_url=docs_url, key_required=key_required, detect_env=detect_env,
+        wire={"max_tokens_field": "max_tokens", **(wire or {})},
+    )
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    spec.id: spec
+    for spec in (
+        ProviderSpec(
+            id="openai", label="OpenAI", implementation=_OPENAI_IMPL, extra="openai",
+            key_env=("OPENAI_API_KEY",), base_url_env="OPENAI_BASE_URL", base_url="https://api.openai.com/v1",
+            default_model="gpt-4.1-mini", cheap_model="gpt-4.1-nano", embedding_model="text-embedding-3-small",
+            docs_url="https://platform.openai.com/docs/api-reference/chat",
+            wire={"max_tokens_field": "max_completion_tokens"},
+        ),
+        ProviderSpec(
+            id="anthropic", label="Anthropic", implementation=None, extra="anthropic",
+            key_env=("ANTHROPIC_API_KEY",), base_url_env="ANTHROPIC_BASE_URL", base_url="https://api.anthropic.com",
+            default_model="claude-sonnet-4-5", cheap_model="claude-haiku-4-5",
+            docs_url="https://docs.anthropic.com/en/api/messages",
+        ),
+        ProviderSpec(
+            id="gemini", label="Google Gemini", implementation=None, extra="gemini",
+            key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"), base_url_env="GEMINI_BASE_URL",
+            default_model="gemini-2.5-flash", cheap_model="gemini-2.5-flash-lite",
+            embedding_model="gemini-embedding-001", docs_url="https://ai.google.dev/api",
+        ),
+        _compatible("openrouter", "OpenRouter", ("OPENROUTER_API_KEY",), "https://openrouter.ai/api/v1",
+                    "openai/gpt-4.1-mini", cheap_model="openai/gpt-4.1-nano",
+                    docs_url="https://openrouter.ai/docs/api-reference/overview"),
+        _compatible("groq", "Groq", ("GROQ_API_KEY",), "https://api.groq.com/openai/v1",
+                    "llama-3.3-70b-versatile", cheap_model="llama-3.1-8b-instant",
+                    docs_url="https://console.groq.com/docs/api-reference"),
+        _compatible("together", "Together AI", ("TOGETHER_API_KEY",), "https://api.together.xyz/v1",
+                    "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+                    cheap_model="meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo",
+                    embedding_model="togethercomputer/m2-bert-80M-32k-retrieval",
+                    docs_url="https://docs.together.ai/reference/chat-completions-1"),
+        _compatible("mistral", "Mistral AI", ("MISTRAL_API_KEY",), "https://api.mistral.ai/v1",
+                    "mistral-medium-latest", cheap_model="mistral-small-latest", embedding_model="mistral-embed",
+                    docs_url="https://docs.mistral.ai/api/"),
+        _compatible("xai", "xAI", ("XAI_API_KEY",), "https://api.x.ai/v1", "grok-4",
+                    cheap_model="grok-3-mini", docs_url="https://docs.x.ai/docs/api-reference"),
+        _compatible("deepseek", "DeepSeek", ("DEEPSEEK_API_KEY",), "https://api.deepseek.com/v1",
+                    "deepseek-chat", cheap_model="deepseek-chat",
+                    docs_url="https://api-docs.deepseek.com/"),
+        _compatible("ollama", "Ollama", ("OLLAMA_API_KEY",), "http://localhost:11434/v1", "llama3.2",
+                    embedding_model="nomic-embed-text", key_required=False, detect_env=("OLLAMA_BASE_URL",),
+                    docs_url="https://github.com/ollama/ollama/blob/main/docs/openai.md"),
+        _compatible("openai-compatible", "OpenAI-compatible endpoint", ("OPENAI_COMPATIBLE_API_KEY",), "",
+                    "", key_required=False, detect_env=("OPENAI_COMPATIBLE_BASE_URL",),
+                    docs_url="https://platform.openai.com/docs/api-reference/chat"),
+    )
+}
+
+AUTO_DETECT_ORDER: tuple[str, ...] = (
+    "openrouter", "openai", "anthropic", "gemini", "groq", "together", "mistral", "xai", "deepseek", "ollama",
+)
+"""Providers `from_env()` builds, in this order; the first found is the default."""
+
+ORDER_ENV_VAR = "AGENTOS_LLM_PROVIDER_ORDER"
+"""A comma-separated list of provider ids that replaces `AUTO_DETECT_ORDER`."""
+
+
+def get_spec(provider_id: str) -> ProviderSpec:
+    """The row for `provider_id`; `ConfigurationError` listing the known ids otherwise."""
+    try:
+        return PROVIDERS[provider_id]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown provider {provider_id!r}; known providers: {', '.join(sorted(PROVIDERS))}"
+        ) from None
+
+
+def auto_detect_order(order: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+                      known: Sequence[str] = ()) -> tuple[str, ...]:
+    """The order to use: the argument, else `AGENTOS_LLM_PROVIDER_ORDER`, else the default.
+
+    Every id must be a known provider (a row, or one of `known`, such as defined providers).
+    """
+    env = os.environ if env is None else env
+    if order is None:
+        raw = env.get(ORDER_ENV_VAR, "").strip()
+        order = [p.strip() for p in raw.split(",") if p.strip()] if raw else AUTO_DETECT_ORDER
+    unknown = [p for p in order if p not in PROVIDERS and p not in known]
+    if unknown:
+        raise ConfigurationError(
+            f"unknown provider id(s) in the auto-detect order: {', '.join(unknown)}; "
+            f"known providers: {', '.join(sorted({*PROVIDERS, *known}))}"
+        )
+    return tuple(order)
+
+
+def key_env_hint(order: Sequence[str] = AUTO_DETECT_ORDER) -> str:
+    """The env vars to set, in auto-detect order, for error messages."""
+    names: list[str] = []
+    for pid in order:
+        spec = PROVIDERS.get(pid)
+        if spec:
+            names.extend(v for v in spec.detect_vars if v not in names)
+    return ", ".join(names)

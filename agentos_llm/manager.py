@@ -1,0 +1,358 @@
+"""`AIModelProviderManager`: the providers an agent can use, and which one serves each model id.
+
+Routing forms: `provider/model` and `provider:model` (the prefix is stripped before the vendor sees
+it), a bare provider id (its default model), a bare model (the first provider whose catalog lists
+it, else the default provider). A request is never moved to another provider unless the call
+names fallbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .defaults import PROVIDERS, auto_detect_order, key_env_hint
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    ConfigurationError,
+    MissingDependencyError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    QuotaExceededError,
+    RateLimitError,
+    ServerError,
+)
+from .provider import AsyncEventStream, EventStream, IProvider, Messages
+from .registry import create_provider, defined_providers
+from .types import CompletionResponse, EmbeddingResponse, ModelInfo, StreamEvent, StructuredResponse
+
+__all__ = ["AIModelProviderManager", "Route"]
+
+log = logging.getLogger("agentos_llm")
+T = TypeVar("T")
+
+# Errors that say "this provider cannot serve right now", so a named fallback may be tried.
+_FALLBACK_ON = (RateLimitError, QuotaExceededError, ServerError, APITimeoutError, APIConnectionError,
+                AuthenticationError, PermissionDeniedError, NotFoundError)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a model id goes: the provider, the model name the vendor sees, and why."""
+
+    provider: IProvider
+    model: str
+    reason: str
+
+
+class AIModelProviderManager:
+    """Holds providers and routes model ids to them."""
+
+    def __init__(self, providers: Iterable[IProvider] = (), *, default: str | None = None) -> None:
+        self._providers: dict[str, IProvider] = {}
+        self._reasons: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}
+        """Providers auto-detect saw but could not build, with the reason."""
+        for p in providers:
+            self.register(p)
+        self._default = default
+        if default is not None and default not in self._providers:
+            raise ConfigurationError(f"default provider {default!r} is not registered")
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_env(cls, *, order: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+                 default: str | None = None, **provider_kwargs: Any) -> AIModelProviderManager:
+        """Builds every provider whose env var is present, in auto-detect order (the first is the default).
+
+        `order` (or `AGENTOS_LLM_PROVIDER_ORDER`) replaces the order; unknown ids are an error.
+        A provider whose extra is not installed is skipped and listed in `skipped`.
+        """
+        environ = os.environ if env is None else env
+        defined = defined_providers()
+        ids = auto_detect_order(order, environ, known=list(defined))
+        if order is None and not environ.get("AGENTOS_LLM_PROVIDER_ORDER"):
+            ids = (*ids, *(d for d in defined if d not in ids))
+        manager = cls()
+        for pid in ids:
+            spec = defined.get(pid) or PROVIDERS[pid]
+            present = [v for v in spec.detect_vars if environ.get(v)]
+            if not present:
+                continue
+            try:
+                provider = create_provider(pid, env=environ, **provider_kwargs) if pid not in defined else (
+                    create_provider(pid, **provider_kwargs))
+            except MissingDependencyError as exc:
+                manager.skipped[pid] = f"{present[0]} is set, but {exc}"
+                continue
+            except ConfigurationError as exc:
+                manager.skipped[pid] = f"{present[0]} is set, but {exc}"
+                continue
+            manager.register(provider, reason=f"{present[0]} is set")
+        if default is not None:
+            manager.set_default(default)
+        return manager
+
+    def register(self, provider: IProvider, *, reason: str = "registered") -> None:
+        """Adds (or replaces) a provider under its `provider_id`."""
+        self._providers[provider.provider_id] = provider
+        self._reasons[provider.provider_id] = reason
+
+    def unregister(self, provider_id: str) -> IProvider:
+        """Removes a provider and returns it (the caller closes it)."""
+        try:
+            provider = self._providers.pop(provider_id)
+        except KeyError:
+            raise ConfigurationError(f"provider {provider_id!r} is not registered") from None
+        self._reasons.pop(provider_id, None)
+        if self._default == provider_id:
+            self._default = None
+        return provider
+
+    def set_default(self, provider_id: str) -> None:
+        """Makes a registered provider the default."""
+        if provider_id not in self._providers:
+            raise ConfigurationError(f"provider {provider_id!r} is not registered")
+        self._default = provider_id
+
+    @property
+    def providers(self) -> dict[str, IProvider]:
+        """The registered providers, in registration order."""
+        return dict(self._providers)
+
+    def get(self, provider_id: str) -> IProvider:
+        """A registered provider; `ConfigurationError` says how to configure it otherwise."""
+        provider = self._providers.get(provider_id)
+        if provider is None:
+            raise self._not_configured(provider_id)
+        return provider
+
+    @property
+    def default_provider(self) -> IProvider:
+        """The provider bare models go to: the explicit default, else the first registered."""
+        if self._default is not None:
+            return self._providers[self._default]
+        for provider in self._providers.values():
+            return provider
+        raise ConfigurationError(
+            f"no provider is configured: set one of {key_env_hint()} (checked in this order), "
+            "or register a provider")
+
+    def _not_configured(self, provider_id: str) -> ConfigurationError:
+        spec = PROVIDERS.get(provider_id) or defined_providers().get(provider_id)
+        if spec is None:
+            return ConfigurationError(f"unknown provider {provider_id!r}; registered: "
+                                      f"{', '.join(self._providers) or 'none'}")
+        why = self.skipped.get(provider_id)
+        hint = f" ({why})" if why else ""
+        return ConfigurationError(f"provider {provider_id!r} is not configured{hint}: set "
+                                  f"{' or '.join(spec.detect_vars) or 'its key'} or register it")
+
+    # ------------------------------------------------------------------ routing
+
+    def resolve(self, model: str | None = None) -> Route:
+        """Which provider serves `model`, the model name it will see, and why."""
+        if not model:
+            p = self.default_provider
+            return Route(p, p.default_model, f"no model given: default provider {p.provider_id!r}, "
+                                             "its default model")
+        for sep in ("/", ":"):
+            prefix, found, rest = model.partition(sep)
+            if found and rest and (prefix in self._providers or prefix in PROVIDERS
+                                   or prefix in defined_providers()):
+                return Route(self.get(prefix), rest, f"prefix {prefix!r} names the provider")
+        if model in self._providers:
+            p = self._providers[model]
+            return Route(p, p.default_model, f"{model!r} is a provider id: its default model")
+        if model in PROVIDERS:
+            raise self._not_configured(model)
+        for p in self._providers.values():
+            if p.supports_model(model):
+                return Route(p, model, f"the catalog of {p.provider_id!r} lists {model!r}")
+        p = self.default_provider
+        return Route(p, model, f"no catalog lists {model!r}: default provider {p.provider_id!r}")
+
+    def describe(self, model: str | None = None) -> str:
+        """Says which providers were found and why, or where one model id routes and why."""
+        if model is not None:
+            route = self.resolve(model)
+            return (f"{model} -> {route.provider.provider_id}/{route.model} ({route.reason}; key from "
+                    f"{route.provider.credential_source or 'no key'})")
+        if not self._providers:
+            lines = [f"no provider configured; set one of: {key_env_hint()}"]
+        else:
+            default = self.default_provider.provider_id
+            lines = [
+                f"{pid}{' (default)' if pid == default else ''}: {self._reasons[pid]}; key from "
+                f"{p.credential_source or 'no key needed'}; default model {p.default_model or '-'}"
+                for pid, p in self._providers.items()
+            ]
+        lines.extend(f"{pid}: skipped, {why}" for pid, why in self.skipped.items())
+        return "\n".join(lines)
+
+    def _routes(self, model: str | None, fallback: Sequence[str] | None) -> list[Route]:
+        return [self.resolve(model), *(self.resolve(m) for m in fallback or ())]
+
+    @staticmethod
+    def _log_fallback(route: Route, exc: ProviderError) -> None:
+        log.warning("falling back from %s/%s after %s: %s", route.provider.provider_id, route.model,
+                    type(exc).__name__, exc)
+
+    # ------------------------------------------------------------------ calls
+
+    async def generate(self, model: str | None, messages: Messages, *, fallback: Sequence[str] | None = None,
+                       **options: Any) -> CompletionResponse:
+        """`generate` on the provider `model` routes to; `fallback` model ids are tried in order on
+        provider-side failures (rate limits, quota, outages, auth), never otherwise."""
+        routes = self._routes(model, fallback)
+        for i, route in enumerate(routes):
+            try:
+                return await route.provider.generate(route.model, messages, **options)
+            except _FALLBACK_ON as exc:
+                if i == len(routes) - 1:
+                    raise
+                self._log_fallback(route, exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def generate_sync(self, model: str | None, messages: Messages, *, fallback: Sequence[str] | None = None,
+                      **options: Any) -> CompletionResponse:
+        """`generate`, blocking."""
+        routes = self._routes(model, fallback)
+        for i, route in enumerate(routes):
+            try:
+                return route.provider.generate_sync(route.model, messages, **options)
+            except _FALLBACK_ON as exc:
+                if i == len(routes) - 1:
+                    raise
+                self._log_fallback(route, exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def stream(self, model: str | None, messages: Messages, *, fallback: Sequence[str] | None = None,
+               **options: Any) -> AsyncEventStream:
+        """`stream` on the routed provider; fallbacks apply only before the first event."""
+        routes = self._routes(model, fallback)
+        if len(routes) == 1:
+            return routes[0].provider.stream(routes[0].model, messages, **options)
+        return AsyncEventStream(self._astream_fallback(routes, messages, options))
+
+    async def _astream_fallback(self, routes: list[Route], messages: Messages, options: dict[str, Any]
+                                ) -> AsyncIterator[StreamEvent]:
+        for i, route in enumerate(routes):
+            events = route.provider.stream(route.model, messages, **options)
+            try:
+                first = await events.__anext__()
+            except _FALLBACK_ON as exc:
+                await events.aclose()
+                if i == len(routes) - 1:
+                    raise
+                self._log_fallback(route, exc)
+                continue
+            async with events:
+                yield first
+                async for event in events:
+                    yield event
+            return
+
+    def stream_sync(self, model: str | None, messages: Messages, *, fallback: Sequence[str] | None = None,
+                    **options: Any) -> EventStream:
+        """`stream_sync` on the routed provider; fallbacks apply only before the first event."""
+        routes = self._routes(model, fallback)
+        if len(routes) == 1:
+            return routes[0].provider.stream_sync(routes[0].model, messages, **options)
+        return EventStream(self._stream_fallback(routes, messages, options))
+
+    def _stream_fallback(self, routes: list[Route], messages: Messages, options: dict[str, Any]
+                         ) -> Iterator[StreamEvent]:
+        for i, route in enumerate(routes):
+            events = route.provider.stream_sync(route.model, messages, **options)
+            try:
+                first = next(events)
+            except _FALLBACK_ON as exc:
+                events.close()
+                if i == len(routes) - 1:
+                    raise
+                self._log_fallback(route, exc)
+                continue
+            with events:
+                yield first
+                yield from events
+            return
+
+    async def generate_structured(self, model: str | None, messages: Messages, schema: type[T] | Any,
+                                  **options: Any) -> StructuredResponse[T]:
+        """`generate_structured` on the routed provider."""
+        route = self.resolve(model)
+        return await route.provider.generate_structured(route.model, messages, schema, **options)
+
+    def generate_structured_sync(self, model: str | None, messages: Messages, schema: type[T] | Any,
+                                 **options: Any) -> StructuredResponse[T]:
+        """`generate_structured`, blocking."""
+        route = self.resolve(model)
+        return route.provider.generate_structured_sync(route.model, messages, schema, **options)
+
+    def _embed_route(self, model: str | None) -> Route:
+        if model:
+            return self.resolve(model)
+        for p in self._providers.values():
+            if p.spec.embedding_model and "embeddings" in p.capabilities:
+                return Route(p, p.spec.embedding_model, "first provider with an embedding model")
+        raise ConfigurationError("no registered provider offers embeddings")
+
+    async def embed(self, model: str | None, texts: str | Sequence[str], *,
+                    dimensions: int | None = None) -> EmbeddingResponse:
+        """`embed` on the routed provider (no model: the first provider with an embedding model)."""
+        route = self._embed_route(model)
+        return await route.provider.embed(route.model, texts, dimensions=dimensions)
+
+    def embed_sync(self, model: str | None, texts: str | Sequence[str], *,
+                   dimensions: int | None = None) -> EmbeddingResponse:
+        """`embed`, blocking."""
+        route = self._embed_route(model)
+        return route.provider.embed_sync(route.model, texts, dimensions=dimensions)
+
+    async def list_models(self, provider_id: str | None = None) -> list[ModelInfo]:
+        """Models of one provider, or of all registered providers."""
+        targets = [self.get(provider_id)] if provider_id else list(self._providers.values())
+        out: list[ModelInfo] = []
+        for p in targets:
+            out.extend(await p.list_models())
+        return out
+
+    def list_models_sync(self, provider_id: str | None = None) -> list[ModelInfo]:
+        """`list_models`, blocking."""
+        targets = [self.get(provider_id)] if provider_id else list(self._providers.values())
+        return [m for p in targets for m in p.list_models_sync()]
+
+    async def get_model_info(self, model: str) -> ModelInfo:
+        """What the routed provider knows about a model id."""
+        route = self.resolve(model)
+        return await route.provider.get_model_info(route.model)
+
+    async def aclose(self) -> None:
+        """Closes every registered provider."""
+        for p in self._providers.values():
+            await p.aclose()
+
+    def close(self) -> None:
+        """Closes every registered provider's sync client."""
+        for p in self._providers.values():
+            p.close()
+
+    async def __aenter__(self) -> AIModelProviderManager:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> AIModelProviderManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

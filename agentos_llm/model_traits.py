@@ -1,0 +1,49 @@
+"""What a model family accepts, as one table of rules; request code asks here, never checks names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+__all__ = ["ModelTraits", "traits_for"]
+
+
+@dataclass(frozen=True)
+class ModelTraits:
+    """Request-shaping traits of one model."""
+
+    reasoning: bool = False
+    """A reasoning model: takes `reasoning_effort`, not temperature/top_p."""
+    accepts_sampling: bool = True
+    """Accepts temperature and top_p."""
+    system_role: str = "system"
+    """The role name system instructions are sent with."""
+    tools: bool = True
+    vision: bool = True
+    json_schema: bool = True
+    """Accepts `response_format: json_schema` (structured outputs)."""
+    parallel_tool_calls: bool = True
+
+
+_REASONING = ModelTraits(reasoning=True, accepts_sampling=False, system_role="developer")
+
+# (provider family, model pattern, traits); the first match wins, family "*" matches any.
+_RULES: tuple[tuple[str, re.Pattern[str], ModelTraits], ...] = (
+    ("openai", re.compile(r"^(o1-mini|o1-preview)"), replace(_REASONING, tools=False, json_schema=False,
+                                                            vision=False, system_role="user")),
+    ("openai", re.compile(r"^(o\d|gpt-5)(?!.*-chat)"), _REASONING),
+    ("openai", re.compile(r"^gpt-3\.5"), ModelTraits(vision=False, json_schema=False)),
+    ("openai", re.compile(r"^gpt-4(-turbo|-\d{4}|$)"), ModelTraits(json_schema=False)),
+    ("*", re.compile(r".*"), ModelTraits()),
+)
+
+
+@lru_cache(maxsize=1024)
+def traits_for(family: str, model: str) -> ModelTraits:
+    """The traits of `model` served by a provider of `family` (e.g. "openai")."""
+    bare = model.rsplit("/", 1)[-1]
+    for rule_family, pattern, traits in _RULES:
+        if rule_family in (family, "*") and pattern.search(bare):
+            return traits
+    return ModelTraits()  # pragma: no cover - the last rule matches everything

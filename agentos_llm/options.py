@@ -1,0 +1,88 @@
+"""Call options shared by every provider; an unknown option is an error, never silently dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InvalidRequestError
+from .types import ToolDefinition
+
+__all__ = ["GenerateOptions", "ReasoningEffort", "ToolChoice", "parse_options"]
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+ToolChoice = Union[Literal["auto", "none", "required"], str]
+
+
+class GenerateOptions(BaseModel):
+    """Options of `generate`, `stream` and `generate_structured`.
+
+    `extra` is passed to the vendor request body as is, for vendor features we do not model.
+    `max_retries` and `deadline` (seconds for the whole call, retries included) override the provider's.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    stop: list[str] | None = None
+    seed: int | None = None
+    tools: list[ToolDefinition] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    reasoning_budget: int | None = Field(default=None, ge=0)
+    user: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0)
+    deadline: float | None = Field(default=None, gt=0)
+    extra_headers: dict[str, str] | None = None
+    extra: dict[str, Any] | None = None
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        return [ToolDefinition.coerce(t) for t in v]
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _tool_choice(cls, v: str | None) -> str | None:
+        if v is not None and not v:
+            raise ValueError("tool_choice must be auto, none, required or a tool name")
+        return v
+
+
+_FIELDS = frozenset(GenerateOptions.model_fields)
+_EMPTY = GenerateOptions()
+
+
+def parse_options(options: Mapping[str, Any], *, provider: str | None = None) -> GenerateOptions:
+    """Validates keyword options; unknown names raise `InvalidRequestError` listing the valid ones."""
+    if not options:
+        return _EMPTY
+    unknown = [k for k in options if k not in _FIELDS]
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown option(s) {', '.join(sorted(unknown))}; valid options: {', '.join(sorted(_FIELDS))}"
+            " (vendor-specific fields go in extra={...})",
+            provider=provider,
+        )
+    try:
+        opts = GenerateOptions(**options)
+    except ValidationError as exc:
+        raise InvalidRequestError(f"invalid options: {exc}", provider=provider) from None
+    if opts.tool_choice not in (None, "auto", "none", "required"):
+        names = {t.name for t in opts.tools or ()}
+        if opts.tool_choice not in names:
+            raise InvalidRequestError(
+                f"tool_choice {opts.tool_choice!r} names no tool given in tools", provider=provider)
+    return opts

@@ -1,0 +1,678 @@
+"""`IProvider`: the contract every provider fulfils, and the policy they all share.
+
+The base class owns validation, retries, error mapping, streaming assembly, structured output,
+embedding batching, usage and cost. A provider implements small hooks: build a vendor request
+from a `Call` (a pure converter), send it (sync and async twins), and parse what comes back
+(pure converters again). `generate` and `stream` go through the same steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
+
+from pydantic import SecretStr
+
+from .catalog import catalog_entry, catalog_models, cost_usd
+from .credentials import resolve_base_url, resolve_credential
+from .defaults import ProviderSpec, get_spec
+from .errors import (
+    AgentOSLLMError,
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
+    InvalidRequestError,
+    MalformedResponseError,
+    ProviderError,
+    StructuredOutputError,
+    UnsupportedCapabilityError,
+)
+from .model_traits import ModelTraits, traits_for
+from .options import GenerateOptions, parse_options
+from .retry import RetryPolicy
+from .structured import StructuredMode, StructuredPlan
+from .sync_bridge import iterate_sync, run_sync
+from .types import (
+    CompletionResponse,
+    DoneEvent,
+    EmbeddingResponse,
+    HealthStatus,
+    ImagePart,
+    Message,
+    MessageInput,
+    ModelInfo,
+    StreamEvent,
+    StructuredResponse,
+    Usage,
+    coerce_messages,
+)
+
+__all__ = ["Call", "Capability", "IProvider", "StreamAssembler"]
+
+T = TypeVar("T")
+Operation = Literal["chat", "embed", "models"]
+Messages = str | Message | dict[str, Any] | Sequence[MessageInput]
+
+
+class Capability:
+    """Names of capabilities a provider may have (values of `IProvider.capabilities`)."""
+
+    GENERATE = "generate"
+    STREAM = "stream"
+    TOOLS = "tools"
+    VISION = "vision"
+    STRUCTURED_OUTPUT = "structured_output"
+    EMBEDDINGS = "embeddings"
+    LIST_MODELS = "list_models"
+    REASONING = "reasoning"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One normalized request, as every provider hook sees it."""
+
+    model: str
+    messages: list[Message]
+    options: GenerateOptions
+    traits: ModelTraits
+    stream: bool = False
+    structured: StructuredPlan[Any] | None = None
+    structured_mode: StructuredMode | None = None
+
+
+class StreamAssembler(Protocol):
+    """Turns a vendor's stream chunks into events, and at the end into the whole response."""
+
+    def feed(self, chunk: Any) -> Sequence[StreamEvent]:
+        """Events for one chunk (often one, sometimes none)."""
+        ...
+
+    def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
+        """Trailing events and the whole response, once the stream has ended."""
+        ...
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class EventStream(Iterator[StreamEvent]):
+    """A sync stream of events; leaving it early (or `close()`) closes the HTTP response."""
+
+    def __init__(self, events: Iterator[StreamEvent]) -> None:
+        self._events = events
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> StreamEvent:
+        return next(self._events)
+
+    def close(self) -> None:
+        """Stops the stream and releases its connection."""
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncEventStream(AsyncIterator[StreamEvent]):
+    """An async stream of events; `async with` (or `aclose()`) closes the HTTP response when left early."""
+
+    def __init__(self, events: AsyncIterator[StreamEvent]) -> None:
+        self._events = events
+
+    def __aiter__(self) -> AsyncEventStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        """Stops the stream and releases its connection."""
+        close = getattr(self._events, "aclose", None)
+        if close is not None:
+            await close()
+
+    async def __aenter__(self) -> AsyncEventStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+class IProvider(ABC):
+    """One LLM provider behind the common contract.
+
+    Subclasses set `provider_id` (a row of `agentos_llm.defaults.PROVIDERS`) and implement the
+    hooks; everything public is implemented here once for all of them.
+    """
+
+    provider_id: str = ""
+    family: ClassVar[str] = ""
+    """The wire family whose model traits apply (e.g. "openai")."""
+    capabilities: frozenset[str] = frozenset({Capability.GENERATE, Capability.STREAM})
+    config_keys: ClassVar[frozenset[str]] = frozenset()
+    """Extra keyword configuration the provider accepts (e.g. `organization`)."""
+    structured_max_attempts: int = 3
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        default_model: str | None = None,
+        deadline: float | None = None,
+        spec: ProviderSpec | None = None,
+        env: Mapping[str, str] | None = None,
+        **config: Any,
+    ) -> None:
+        unknown = set(config) - self.config_keys
+        if unknown:
+            raise ConfigurationError(
+                f"unknown configuration for {type(self).__name__}: {', '.join(sorted(unknown))}"
+                + (f"; accepted: {', '.join(sorted(self.config_keys))}" if self.config_keys else ""))
+        self.spec = spec or get_spec(self.provider_id)
+        self.provider_id = self.spec.id
+        credential = resolve_credential(self.spec, api_key, env=env)
+        self._api_key = credential.api_key
+        self.credential_source = credential.source
+        self.base_url = resolve_base_url(self.spec, base_url, env=env)
+        self.default_model = default_model or self.spec.default_model
+        self.default_headers = dict(default_headers or {})
+        self.retry_policy = RetryPolicy(
+            max_retries=2 if max_retries is None else max_retries,
+            timeout=600.0 if timeout is None else timeout,
+            deadline=deadline,
+        )
+        self.config = config
+
+    # ------------------------------------------------------------------ hooks
+
+    @abstractmethod
+    def _build_request(self, call: Call) -> Any:
+        """The vendor request for a call (pure)."""
+
+    @abstractmethod
+    def _parse_response(self, payload: Any, call: Call) -> CompletionResponse:
+        """A whole vendor response as a `CompletionResponse` (pure)."""
+
+    @abstractmethod
+    def _stream_assembler(self, call: Call) -> StreamAssembler:
+        """A fresh assembler for one stream (pure)."""
+
+    @abstractmethod
+    def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
+        """Sends a request and returns the decoded payload (sync I/O)."""
+
+    @abstractmethod
+    async def _asend(self, op: Operation, request: Any, timeout: float | None,
+                     headers: Mapping[str, str] | None) -> Any:
+        """Sends a request and returns the decoded payload (async I/O)."""
+
+    @abstractmethod
+    def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
+                     ) -> Iterator[Any]:
+        """Opens a stream; yields decoded chunks and closes the response when closed (sync I/O)."""
+
+    @abstractmethod
+    def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
+                      ) -> AsyncIterator[Any]:
+        """Opens a stream; yields decoded chunks and closes the response when closed (async I/O)."""
+
+    def _map_exception(self, exc: Exception) -> ProviderError | None:
+        """Translates a vendor SDK or transport exception; None leaves it to the generic mapping."""
+        return None
+
+    def _structured_mode(self, call: Call, plan: StructuredPlan[Any]) -> StructuredMode:
+        """How this provider carries a structured-output request for a model."""
+        return "prompt"
+
+    def _build_embed_request(self, model: str, texts: list[str], dimensions: int | None) -> Any:
+        raise UnsupportedCapabilityError(self.provider_id, "embeddings")
+
+    def _parse_embeddings(self, payload: Any, model: str, count: int) -> EmbeddingResponse:
+        raise UnsupportedCapabilityError(self.provider_id, "embeddings")
+
+    def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
+        raise UnsupportedCapabilityError(self.provider_id, "model listing")
+
+    def _embed_batches(self, texts: list[str]) -> list[list[str]]:
+        """Splits embedding inputs under the vendor's per-request limits."""
+        return [texts]
+
+    def _close(self) -> None:
+        """Releases sync resources."""
+
+    async def _aclose(self) -> None:
+        """Releases async resources."""
+
+    # ------------------------------------------------------------------ policy helpers
+
+    @property
+    def label(self) -> str:
+        """The provider's human name."""
+        return self.spec.label
+
+    @property
+    def api_key(self) -> SecretStr | None:
+        """The key in use (a `SecretStr`: never shown in reprs or logs)."""
+        return self._api_key
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(provider_id={self.provider_id!r}, base_url={self.base_url!r}, "
+                f"credential_source={self.credential_source!r})")
+
+    def _make_call(self, model: str | None, messages: Messages, options: Mapping[str, Any], *,
+                   stream: bool = False) -> Call:
+        model = model or self.default_model
+        if not model:
+            raise InvalidRequestError(f"no model given and {self.provider_id!r} has no default model",
+                                      provider=self.provider_id)
+        try:
+            msgs = coerce_messages(messages)
+        except (ValueError, TypeError) as exc:
+            raise InvalidRequestError(f"invalid messages: {exc}", provider=self.provider_id) from None
+        if not msgs:
+            raise InvalidRequestError("messages must not be empty", provider=self.provider_id)
+        opts = parse_options(options, provider=self.provider_id)
+        traits = traits_for(self.family or self.provider_id, model)
+        if opts.tools and not traits.tools:
+            raise UnsupportedCapabilityError(self.provider_id, "tools", f"model {model!r} cannot call tools")
+        if not traits.vision and any(
+            isinstance(m.content, list) and any(isinstance(p, ImagePart) for p in m.content) for m in msgs
+        ):
+            raise UnsupportedCapabilityError(self.provider_id, "images", f"model {model!r} takes no images")
+        return Call(model=model, messages=msgs, options=opts, traits=traits, stream=stream)
+
+    def _policy(self, options: GenerateOptions) -> RetryPolicy:
+        if options.max_retries is None and options.deadline is None and options.timeout is None:
+            return self.retry_policy
+        p = self.retry_policy
+        return replace(
+            p,
+            max_retries=p.max_retries if options.max_retries is None else options.max_retries,
+            deadline=p.deadline if options.deadline is None else options.deadline,
+            timeout=p.timeout if options.timeout is None else options.timeout,
+        )
+
+    def _translate(self, exc: Exception) -> AgentOSLLMError:
+        """Any exception from a hook, as a typed error of this library."""
+        if isinstance(exc, AgentOSLLMError):
+            return exc
+        mapped = self._map_exception(exc)
+        if mapped is not None:
+            if mapped.provider is None:
+                mapped.provider = self.provider_id
+            return mapped
+        name = type(exc).__name__
+        if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+            return APITimeoutError(f"request timed out ({name})", provider=self.provider_id)
+        if isinstance(exc, (ConnectionError, OSError)):
+            return APIConnectionError(f"connection failed: {name}: {exc}", provider=self.provider_id)
+        if isinstance(exc, _PARSE_ERRORS):
+            return MalformedResponseError(f"cannot parse the response: {name}: {exc}", provider=self.provider_id)
+        return ProviderError(f"{name}: {exc}", provider=self.provider_id)
+
+    def _reraise(self, exc: Exception) -> NoReturn:
+        """Raises `exc` as a typed error, chaining the original when it was translated."""
+        err = self._translate(exc)
+        if err is exc:
+            raise exc
+        raise err from exc
+
+    def _parse(self, parse: Callable[[], T]) -> T:
+        try:
+            return parse()
+        except AgentOSLLMError:
+            raise
+        except _PARSE_ERRORS as exc:
+            raise MalformedResponseError(f"cannot parse the response: {type(exc).__name__}: {exc}",
+                                         provider=self.provider_id) from exc
+
+    def _finish(self, response: CompletionResponse) -> CompletionResponse:
+        usage = response.usage
+        if usage.cost_usd is None:
+            usage.cost_usd = cost_usd(catalog_entry(self.provider_id, response.model), usage)
+        return response
+
+    def _headers(self, options: GenerateOptions) -> Mapping[str, str] | None:
+        return options.extra_headers
+
+    def _send_guarded(self, op: Operation, request: Any, timeout: float | None,
+                      headers: Mapping[str, str] | None) -> Any:
+        try:
+            return self._send(op, request, timeout, headers)
+        except Exception as exc:
+            self._reraise(exc)
+
+    async def _asend_guarded(self, op: Operation, request: Any, timeout: float | None,
+                             headers: Mapping[str, str] | None) -> Any:
+        try:
+            return await self._asend(op, request, timeout, headers)
+        except Exception as exc:
+            self._reraise(exc)
+
+    # ------------------------------------------------------------------ generate
+
+    async def generate(self, model: str | None, messages: Messages, **options: Any) -> CompletionResponse:
+        """One whole answer. `model` None means the provider's default model."""
+        return await self._agenerate_call(self._make_call(model, messages, options))
+
+    def generate_sync(self, model: str | None, messages: Messages, **options: Any) -> CompletionResponse:
+        """`generate`, blocking."""
+        return self._generate_call(self._make_call(model, messages, options))
+
+    def _generate_call(self, call: Call) -> CompletionResponse:
+        request = self._build_request(call)
+        headers = self._headers(call.options)
+        payload = self._policy(call.options).call(lambda t: self._send_guarded("chat", request, t, headers))
+        return self._finish(self._parse(lambda: self._parse_response(payload, call)))
+
+    async def _agenerate_call(self, call: Call) -> CompletionResponse:
+        request = self._build_request(call)
+        headers = self._headers(call.options)
+
+        def attempt(timeout: float | None) -> Awaitable[Any]:
+            return self._asend_guarded("chat", request, timeout, headers)
+
+        payload = await self._policy(call.options).acall(attempt)
+        return self._finish(self._parse(lambda: self._parse_response(payload, call)))
+
+    # ------------------------------------------------------------------ stream
+
+    def stream(self, model: str | None, messages: Messages, **options: Any) -> AsyncEventStream:
+        """Events as they arrive; the last is always `done` with the whole response.
+
+        Use `async with provider.stream(...) as events:` so leaving early closes the connection.
+        """
+        call = self._make_call(model, messages, options, stream=True)
+        return AsyncEventStream(self._astream_call(call))
+
+    def stream_sync(self, model: str | None, messages: Messages, **options: Any) -> EventStream:
+        """`stream` as a plain iterator (`with` closes it when left early)."""
+        call = self._make_call(model, messages, options, stream=True)
+        return EventStream(self._stream_call(call))
+
+    def _stream_call(self, call: Call) -> Iterator[StreamEvent]:
+        request = self._build_request(call)
+        headers = self._headers(call.options)
+
+        def open_first(timeout: float | None) -> tuple[Iterator[Any], StreamAssembler, Sequence[StreamEvent]]:
+            # A stream is retried only until its first event: open it and read up to that event.
+            try:
+                chunks = self._open_stream(request, timeout, headers)
+                assembler = self._stream_assembler(call)
+                for chunk in chunks:
+                    events = assembler.feed(chunk)
+                    if events:
+                        return chunks, assembler, events
+                return chunks, assembler, ()
+            except Exception as exc:
+                self._reraise(exc)
+
+        chunks, assembler, first = self._policy(call.options).call(open_first)
+        try:
+            yield from first
+            for chunk in chunks:
+                yield from assembler.feed(chunk)
+            tail, response = self._parse(assembler.finish)
+            yield from tail
+            yield DoneEvent(response=self._finish(response))
+        except Exception as exc:
+            self._reraise(exc)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    async def _astream_call(self, call: Call) -> AsyncIterator[StreamEvent]:
+        request = self._build_request(call)
+        headers = self._headers(call.options)
+
+        async def open_first(timeout: float | None
+                             ) -> tuple[AsyncIterator[Any], StreamAssembler, Sequence[StreamEvent]]:
+            chunks = self._aopen_stream(request, timeout, headers)
+            try:
+                assembler = self._stream_assembler(call)
+                async for chunk in chunks:
+                    events = assembler.feed(chunk)
+                    if events:
+                        return chunks, assembler, events
+                return chunks, assembler, ()
+            except BaseException as exc:
+                await _aclose(chunks)
+                if isinstance(exc, Exception):
+                    self._reraise(exc)
+                raise
+
+        chunks, assembler, first = await self._policy(call.options).acall(open_first)
+        try:
+            for event in first:
+                yield event
+            async for chunk in chunks:
+                for event in assembler.feed(chunk):
+                    yield event
+            tail, response = self._parse(assembler.finish)
+            for event in tail:
+                yield event
+            yield DoneEvent(response=self._finish(response))
+        except Exception as exc:
+            self._reraise(exc)
+        finally:
+            await _aclose(chunks)
+
+    # ------------------------------------------------------------------ structured output
+
+    def _structured_call(self, model: str | None, messages: Messages, schema: Any,
+                         options: Mapping[str, Any]) -> Call:
+        call = self._make_call(model, messages, options)
+        plan = StructuredPlan.for_type(schema)
+        return replace(call, structured=plan, structured_mode=self._structured_mode(call, plan))
+
+    def _structured_step(self, call: Call, response: CompletionResponse, total: Usage | None, attempt: int,
+                         max_attempts: int) -> tuple[StructuredResponse[Any] | None, Call, Usage]:
+        """Checks one answer: the result when valid, else the call to send next (or an error at the end)."""
+        plan = call.structured
+        assert plan is not None
+        total = response.usage if total is None else total + response.usage
+        ok, value = plan.parse(response.text)
+        if ok:
+            response.usage = total
+            return StructuredResponse[Any](value=value, response=response, attempts=attempt), call, total
+        if attempt >= max_attempts:
+            raise StructuredOutputError(
+                f"the answer did not validate against {plan.format.name} after {attempt} attempt(s): {value}",
+                raw_text=response.text, validation_errors=value if isinstance(value, list) else [value],
+                attempts=attempt, usage=total)
+        retry = replace(call, messages=[*call.messages, *plan.retry_messages(response.message, value)])
+        return None, retry, total
+
+    async def generate_structured(self, model: str | None, messages: Messages, schema: type[T] | Any, *,
+                                  max_attempts: int | None = None, **options: Any) -> StructuredResponse[T]:
+        """An answer validated as `schema` (a pydantic model or any type pydantic validates).
+
+        Invalid answers are sent back with the validation errors, up to `max_attempts` calls.
+        """
+        call = self._structured_call(model, messages, schema, options)
+        limit = max_attempts or self.structured_max_attempts
+        total: Usage | None = None
+        for attempt in range(1, limit + 1):
+            response = await self._agenerate_call(call)
+            result, call, total = self._structured_step(call, response, total, attempt, limit)
+            if result is not None:
+                return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def generate_structured_sync(self, model: str | None, messages: Messages, schema: type[T] | Any, *,
+                                 max_attempts: int | None = None, **options: Any) -> StructuredResponse[T]:
+        """`generate_structured`, blocking."""
+        call = self._structured_call(model, messages, schema, options)
+        limit = max_attempts or self.structured_max_attempts
+        total: Usage | None = None
+        for attempt in range(1, limit + 1):
+            response = self._generate_call(call)
+            result, call, total = self._structured_step(call, response, total, attempt, limit)
+            if result is not None:
+                return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ embeddings
+
+    def _embed_plan(self, model: str | None, texts: str | Sequence[str]) -> tuple[str, list[list[str]]]:
+        if Capability.EMBEDDINGS not in self.capabilities:
+            raise UnsupportedCapabilityError(self.provider_id, "embeddings",
+                                             f"{self.label} offers no embeddings API")
+        model = model or self.spec.embedding_model
+        if not model:
+            raise InvalidRequestError(f"no embedding model given and {self.provider_id!r} has no default",
+                                      provider=self.provider_id)
+        items = [texts] if isinstance(texts, str) else list(texts)
+        if not items or not all(isinstance(t, str) for t in items):
+            raise InvalidRequestError("embed takes a non-empty list of strings", provider=self.provider_id)
+        return model, self._embed_batches(items)
+
+    def _embed_result(self, model: str, parts: list[EmbeddingResponse]) -> EmbeddingResponse:
+        usage = parts[0].usage
+        for p in parts[1:]:
+            usage = usage + p.usage
+        served = parts[0].model or model
+        if usage.cost_usd is None:
+            usage.cost_usd = cost_usd(catalog_entry(self.provider_id, served), usage)
+        return EmbeddingResponse(vectors=[v for p in parts for v in p.vectors], model=served,
+                                 provider=self.provider_id, usage=usage)
+
+    async def embed(self, model: str | None, texts: str | Sequence[str], *,
+                    dimensions: int | None = None) -> EmbeddingResponse:
+        """Embedding vectors in input order, batched under the vendor's limits."""
+        model, batches = self._embed_plan(model, texts)
+
+        async def one(batch: list[str]) -> EmbeddingResponse:
+            request = self._build_embed_request(model, batch, dimensions)
+            payload = await self.retry_policy.acall(lambda t: self._asend_guarded("embed", request, t, None))
+            return self._parse(lambda: self._parse_embeddings(payload, model, len(batch)))
+
+        parts: list[EmbeddingResponse] = []
+        for start in range(0, len(batches), 4):  # a few batches at a time, in order
+            parts.extend(await asyncio.gather(*(one(b) for b in batches[start:start + 4])))
+        return self._embed_result(model, parts)
+
+    def embed_sync(self, model: str | None, texts: str | Sequence[str], *,
+                   dimensions: int | None = None) -> EmbeddingResponse:
+        """`embed`, blocking."""
+        model, batches = self._embed_plan(model, texts)
+        parts = []
+        for batch in batches:
+            request = self._build_embed_request(model, batch, dimensions)
+            payload = self.retry_policy.call(lambda t, r=request: self._send_guarded("embed", r, t, None))
+            parts.append(self._parse(lambda p=payload, n=len(batch): self._parse_embeddings(p, model, n)))
+        return self._embed_result(model, parts)
+
+    # ------------------------------------------------------------------ models and health
+
+    def _merge_catalog(self, listed: list[ModelInfo]) -> list[ModelInfo]:
+        merged = []
+        for info in listed:
+            known = catalog_entry(self.provider_id, info.id)
+            if known is not None:
+                info = known.model_copy(update={k: v for k, v in info.model_dump(exclude_defaults=True).items()
+                                                if k not in ("id", "provider")})
+            merged.append(info)
+        return merged
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The models this credential can use, with what the catalog knows about each."""
+        payload = await self.retry_policy.acall(lambda t: self._asend_guarded("models", None, t, None))
+        return self._merge_catalog(self._parse(lambda: self._parse_model_list(payload)))
+
+    def list_models_sync(self) -> list[ModelInfo]:
+        """`list_models`, blocking."""
+        payload = self.retry_policy.call(lambda t: self._send_guarded("models", None, t, None))
+        return self._merge_catalog(self._parse(lambda: self._parse_model_list(payload)))
+
+    async def get_model_info(self, model: str) -> ModelInfo:
+        """What is known about a model: the catalog first, then the live listing."""
+        known = catalog_entry(self.provider_id, model)
+        if known is not None:
+            return known
+        for info in await self.list_models():
+            if info.id == model:
+                return info
+        return ModelInfo(id=model, provider=self.provider_id)
+
+    def catalog(self) -> list[ModelInfo]:
+        """The static catalog's models for this provider (no network)."""
+        return catalog_models(self.provider_id)
+
+    def supports_model(self, model: str) -> bool:
+        """Whether the static catalog lists `model` for this provider."""
+        return catalog_entry(self.provider_id, model) is not None
+
+    async def check_health(self) -> HealthStatus:
+        """Whether the provider answers with this credential (lists models; never raises)."""
+        started = time.perf_counter()
+        try:
+            await self._asend_guarded("models", None, min(10.0, self.retry_policy.timeout or 10.0), None)
+        except AgentOSLLMError as exc:
+            return HealthStatus(provider=self.provider_id, ok=False, error=f"{type(exc).__name__}: {exc}",
+                                latency_ms=(time.perf_counter() - started) * 1000)
+        return HealthStatus(provider=self.provider_id, ok=True, latency_ms=(time.perf_counter() - started) * 1000)
+
+    def check_health_sync(self) -> HealthStatus:
+        """`check_health`, blocking."""
+        return run_sync(self.check_health())
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def aclose(self) -> None:
+        """Closes the provider's clients."""
+        await self._aclose()
+        self._close()
+
+    def close(self) -> None:
+        """Closes the provider's sync client (use `aclose` in async code)."""
+        self._close()
+
+    async def __aenter__(self: _P) -> _P:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def __enter__(self: _P) -> _P:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+_P = TypeVar("_P", bound=IProvider)
+
+
+async def _aclose(it: AsyncIterator[Any]) -> None:
+    close = getattr(it, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def sync_stream_from_async(events: AsyncIterator[StreamEvent]) -> EventStream:
+    """A sync `EventStream` over an async one, for providers without a sync transport."""
+    return EventStream(iterate_sync(events))

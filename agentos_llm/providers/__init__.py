@@ -1,0 +1,1 @@
+"""Provider implementations, one module per vendor wire; each imports its SDK only when loaded."""

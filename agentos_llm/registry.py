@@ -1,0 +1,277 @@
+"""Creating providers by id, and defining new named providers from a base.
+
+`create_provider("openai")` looks the id up among defined providers, then the provider table, and
+imports the implementation (and so its vendor SDK) only then.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .defaults import PROVIDERS, ProviderSpec, get_spec
+from .errors import ConfigurationError, MissingDependencyError
+from .provider import IProvider
+from .sync_bridge import run_sync
+
+__all__ = [
+    "ConfigValue",
+    "OverrideContext",
+    "create_provider",
+    "define_provider",
+    "defined_providers",
+    "provider_class",
+    "provider_env",
+    "provider_value",
+]
+
+_SDK_MODULE = {"openai": "openai", "anthropic": "anthropic", "gemini": "google.genai"}
+
+
+def provider_class(provider_id: str) -> type[IProvider]:
+    """The implementation class of a provider id (imports its module and SDK)."""
+    defined = _DEFINED.get(provider_id)
+    if defined is not None:
+        return defined.cls
+    spec = get_spec(provider_id)
+    return _load_implementation(spec)
+
+
+def _load_implementation(spec: ProviderSpec) -> type[IProvider]:
+    if spec.implementation is None:
+        raise ConfigurationError(
+            f"provider {spec.id!r} ({spec.label}) has no implementation in this version of agentos-llm")
+    module_name, _, class_name = spec.implementation.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except MissingDependencyError:
+        raise
+    except ImportError as exc:
+        sdk = _SDK_MODULE.get(spec.extra, spec.extra)
+        missing = getattr(exc, "name", None) or ""
+        if missing and (missing == sdk or missing.startswith(sdk.split(".")[0])):
+            raise MissingDependencyError(spec.extra, sdk) from exc
+        raise
+    cls: type[IProvider] = getattr(module, class_name)
+    return cls
+
+
+def create_provider(
+    provider_id: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    default_headers: Mapping[str, str] | None = None,
+    **config: Any,
+) -> IProvider:
+    """A ready provider for an id of the provider table or of `define_provider`.
+
+    `base_url` means what it means in the vendor's SDK (for OpenAI-compatible hosts, the URL before
+    `/chat/completions`). A missing key raises `ConfigurationError` naming the env vars to set.
+    """
+    kwargs: dict[str, Any] = dict(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
+                                  default_headers=default_headers, **config)
+    defined = _DEFINED.get(provider_id)
+    if defined is not None:
+        return defined.create(kwargs)
+    spec = get_spec(provider_id)
+    return _load_implementation(spec)(spec=spec, **kwargs)
+
+
+# ---------------------------------------------------------------------- define_provider
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    """Where a defined provider's config value comes from: an env var (with a default) or a constant."""
+
+    env: str | None = None
+    default: Any = None
+    required: bool = False
+    secret: bool = False
+    description: str = ""
+    value: Any = None
+
+    def resolve(self, name: str, provider: str, environ: Mapping[str, str]) -> Any:
+        """The value now: the env var if set, else the constant or default; missing required is an error."""
+        if self.env is not None:
+            found = environ.get(self.env)
+            if found:
+                return found
+            if self.default is not None:
+                return self.default
+            if self.required:
+                what = f" ({self.description})" if self.description else ""
+                raise ConfigurationError(f"provider {provider!r} needs {name}{what}: set {self.env}")
+            return None
+        return self.value
+
+
+def provider_env(name: str, *, default: Any = None, required: bool = False, secret: bool = False,
+                 description: str = "") -> ConfigValue:
+    """A config value read from the env var `name` when the provider is created."""
+    return ConfigValue(env=name, default=default, required=required, secret=secret, description=description)
+
+
+def provider_value(value: Any) -> ConfigValue:
+    """A constant config value."""
+    return ConfigValue(value=value)
+
+
+@dataclass
+class OverrideContext:
+    """What an override sees: the provider, the method's arguments, and the resolved config."""
+
+    provider: IProvider
+    method: str
+    args: dict[str, Any]
+    config: dict[str, Any]
+
+
+Override = Callable[[OverrideContext, Callable[[], Any]], Any]
+_OVERRIDABLE = ("generate", "stream", "list_models", "get_model_info", "supports_model")
+_CONSTRUCTOR_KEYS = ("api_key", "base_url", "timeout", "max_retries", "default_headers", "default_model")
+
+
+@dataclass
+class _Defined:
+    name: str
+    base: type[IProvider]
+    spec: ProviderSpec
+    config: dict[str, ConfigValue]
+    cls: type[IProvider]
+    secret_envs: tuple[str, ...] = field(default=())
+
+    def resolved_config(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        env = os.environ if environ is None else environ
+        return {k: v.resolve(k, self.name, env) for k, v in self.config.items()}
+
+    def create(self, kwargs: dict[str, Any]) -> IProvider:
+        values = self.resolved_config()
+        merged = {k: v for k, v in kwargs.items() if v is not None}
+        for key, value in values.items():
+            if key == "api_key" and self.config[key].env:
+                continue  # found by the spec's key_env, so credential_source names the env var
+            if value is not None and key not in merged:
+                merged[key] = value
+        provider = self.cls(spec=self.spec, **merged)
+        provider.defined_config = values  # type: ignore[attr-defined]
+        return provider
+
+
+_DEFINED: dict[str, _Defined] = {}
+
+
+def defined_providers() -> dict[str, ProviderSpec]:
+    """The providers made with `define_provider`, by name."""
+    return {name: d.spec for name, d in _DEFINED.items()}
+
+
+def define_provider(
+    name: str,
+    *,
+    base: str | type[IProvider],
+    label: str | None = None,
+    config: Mapping[str, ConfigValue | Any] | None = None,
+    overrides: Mapping[str, Override] | None = None,
+) -> type[IProvider]:
+    """Defines a named provider built on a base provider (an id or a class), and registers it.
+
+    `config` maps constructor keys (api_key, base_url, default_model, ...) to `provider_env(...)` or
+    `provider_value(...)`; keys it does not set keep the base's own env defaults. `overrides` replace
+    generate, stream, list_models, get_model_info or supports_model with `fn(context, next)`, where
+    `next()` calls the base (await it in async overrides).
+    """
+    if not name or "/" in name or ":" in name:
+        raise ConfigurationError(f"a provider name cannot be empty or contain '/' or ':': {name!r}")
+    if name in PROVIDERS:
+        raise ConfigurationError(f"{name!r} is a built-in provider id; choose another name")
+    if isinstance(base, str):
+        base_spec = get_spec(base) if base not in _DEFINED else _DEFINED[base].spec
+        base_cls = provider_class(base)
+    else:
+        base_cls = base
+        base_spec = get_spec(base.provider_id) if base.provider_id in PROVIDERS else ProviderSpec(
+            id=base.provider_id or name, label=label or name, implementation=None, extra="")
+    values = {k: v if isinstance(v, ConfigValue) else provider_value(v) for k, v in (config or {}).items()}
+    bad = [k for k in (overrides or {}) if k not in _OVERRIDABLE]
+    if bad:
+        raise ConfigurationError(f"cannot override {', '.join(bad)}; overridable: {', '.join(_OVERRIDABLE)}")
+    unknown = [k for k in values if k not in _CONSTRUCTOR_KEYS and k not in base_cls.config_keys]
+    if unknown:
+        raise ConfigurationError(f"unknown config key(s) for {name!r}: {', '.join(unknown)}")
+    key_envs = tuple(v.env for k, v in values.items() if k == "api_key" and v.env)
+    base_url_env = next((v.env for k, v in values.items() if k == "base_url" and v.env), base_spec.base_url_env)
+    api_key_value = values.get("api_key")
+    spec = replace(
+        base_spec, id=name, label=label or name, implementation=None,
+        key_env=key_envs or base_spec.key_env, base_url_env=base_url_env,
+        key_required=bool(api_key_value.required) if api_key_value is not None else base_spec.key_required,
+        detect_env=key_envs or base_spec.detect_env,
+    )
+    attrs: dict[str, Any] = {"provider_id": name, "__doc__": f"{label or name}: defined from {base_cls.__name__}."}
+    for method, fn in (overrides or {}).items():
+        attrs[method] = _wrap_override(method, fn, getattr(base_cls, method))
+        if method in ("generate", "stream", "list_models"):
+            attrs[f"{method}_sync"] = _sync_twin(method)
+    cls = type(f"Defined_{name.replace('-', '_')}", (base_cls,), attrs)
+    _DEFINED[name] = _Defined(name=name, base=base_cls, spec=spec, config=values, cls=cls)
+    return cls
+
+
+def _wrap_override(method: str, fn: Override, base_method: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(base_method)
+    is_async_method = inspect.iscoroutinefunction(base_method)
+
+    def context(self: IProvider, args: tuple[Any, ...], kwargs: dict[str, Any]) -> OverrideContext:
+        bound = signature.bind(self, *args, **kwargs)
+        arguments = dict(bound.arguments)
+        arguments.pop("self", None)
+        return OverrideContext(provider=self, method=method, args=arguments,
+                               config=getattr(self, "defined_config", {}))
+
+    if is_async_method:
+        async def async_wrapper(self: IProvider, *args: Any, **kwargs: Any) -> Any:
+            def call_next() -> Awaitable[Any]:
+                return base_method(self, *args, **kwargs)  # type: ignore[no-any-return]
+
+            result = fn(context(self, args, kwargs), call_next)
+            return await result if inspect.isawaitable(result) else result
+
+        async_wrapper.__name__ = method
+        async_wrapper.__doc__ = base_method.__doc__
+        return async_wrapper
+
+    def wrapper(self: IProvider, *args: Any, **kwargs: Any) -> Any:
+        def call_next() -> Any:
+            return base_method(self, *args, **kwargs)
+
+        return fn(context(self, args, kwargs), call_next)
+
+    wrapper.__name__ = method
+    wrapper.__doc__ = base_method.__doc__
+    return wrapper
+
+
+def _sync_twin(method: str) -> Callable[..., Any]:
+    """A sync twin that goes through the (overridden) async method, so overrides apply to both."""
+
+    if method == "stream":
+        def stream_sync(self: IProvider, *args: Any, **kwargs: Any) -> Any:
+            from .provider import sync_stream_from_async
+
+            return sync_stream_from_async(self.stream(*args, **kwargs))
+
+        return stream_sync
+
+    def twin(self: IProvider, *args: Any, **kwargs: Any) -> Any:
+        return run_sync(getattr(self, method)(*args, **kwargs))
+
+    twin.__name__ = f"{method}_sync"
+    return twin

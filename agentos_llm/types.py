@@ -1,0 +1,485 @@
+"""The provider-neutral data model: messages, tools, usage, responses and stream events.
+
+Every provider converts its vendor wire format to and from these types, so agent code written
+against them runs unchanged on any provider.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, model_validator
+
+__all__ = [
+    "CompletionResponse",
+    "ContentPart",
+    "DoneEvent",
+    "EmbeddingResponse",
+    "FinishReason",
+    "HealthStatus",
+    "ImagePart",
+    "Message",
+    "MessageInput",
+    "ModelInfo",
+    "ReasoningDeltaEvent",
+    "Role",
+    "StreamEvent",
+    "StructuredResponse",
+    "TextDeltaEvent",
+    "TextPart",
+    "ToolCall",
+    "ToolCallDeltaEvent",
+    "ToolCallEvent",
+    "ToolDefinition",
+    "Usage",
+    "UsageEvent",
+    "VendorBlock",
+    "assistant",
+    "system",
+    "tool_result",
+    "user",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+_FROZEN = ConfigDict(frozen=False, extra="forbid")
+
+
+class TextPart(BaseModel):
+    """A text part of a message's content."""
+
+    model_config = _FROZEN
+    type: Literal["text"] = "text"
+    text: str
+    cache_control: dict[str, Any] | None = None
+
+
+class ImagePart(BaseModel):
+    """An image, by URL or as base64 data with its media type."""
+
+    model_config = _FROZEN
+    type: Literal["image"] = "image"
+    url: str | None = None
+    data: str | None = None
+    media_type: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
+    cache_control: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ImagePart:
+        if (self.url is None) == (self.data is None):
+            raise ValueError("an image needs exactly one of url or data")
+        if self.data is not None and not self.media_type:
+            raise ValueError("base64 image data needs its media_type (e.g. 'image/png')")
+        return self
+
+    @property
+    def data_url(self) -> str:
+        """The image as a URL: its own URL, or a `data:` URL built from the base64 data."""
+        if self.url is not None:
+            return self.url
+        return f"data:{self.media_type};base64,{self.data}"
+
+
+ContentPart = Annotated[Union[TextPart, ImagePart], Field(discriminator="type")]
+
+
+class ToolCall(BaseModel):
+    """A call of a tool that the model asked for."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments_raw: str | None = Field(default=None, repr=False)
+    """The vendor's argument text when it was not a JSON object (kept so nothing is lost)."""
+
+
+class VendorBlock(BaseModel):
+    """An opaque vendor block that must be sent back verbatim on the next turn.
+
+    Examples: Anthropic thinking blocks with their signatures, Gemini thought signatures.
+    Providers other than `provider` drop it when the history moves to them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    provider: str
+    type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def _text_of(content: str | list[Any] | None) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(p.text for p in content if isinstance(p, TextPart))
+
+
+def _part_from_openai(part: Any) -> Any:
+    """Accepts an OpenAI chat content part (`text`, `image_url`) or one of ours."""
+    if not isinstance(part, dict):
+        return part
+    kind = part.get("type")
+    if kind == "image_url":
+        spec = part.get("image_url")
+        url = spec.get("url") if isinstance(spec, dict) else spec
+        detail = spec.get("detail") if isinstance(spec, dict) else None
+        if isinstance(url, str) and url.startswith("data:") and ";base64," in url:
+            head, data = url[5:].split(";base64,", 1)
+            return {"type": "image", "data": data, "media_type": head, "detail": detail}
+        return {"type": "image", "url": url, "detail": detail}
+    return part
+
+
+def _tool_call_from_openai(call: Any) -> Any:
+    if isinstance(call, dict) and "function" in call:
+        fn = call["function"] or {}
+        args = fn.get("arguments")
+        parsed, raw = parse_tool_arguments(args)
+        return {"id": call.get("id") or "", "name": fn.get("name") or "", "arguments": parsed,
+                "arguments_raw": raw}
+    return call
+
+
+def parse_tool_arguments(args: Any) -> tuple[dict[str, Any], str | None]:
+    """Parses a vendor's tool-call arguments into a dict; the raw text is kept when it is not an object."""
+    if args is None or args == "":
+        return {}, None
+    if isinstance(args, dict):
+        return args, None
+    if isinstance(args, str):
+        try:
+            value = json.loads(args)
+        except ValueError:
+            return {}, args
+        if isinstance(value, dict):
+            return value, None
+    return {}, args if isinstance(args, str) else json.dumps(args)
+
+
+class Message(BaseModel):
+    """One turn of a conversation.
+
+    Plain dicts in OpenAI chat shape are accepted wherever a `Message` is.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    reasoning: str | None = None
+    vendor_blocks: list[VendorBlock] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_openai_shape(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        content = data.get("content")
+        calls = data.get("tool_calls")
+        if not isinstance(content, list) and not calls and "function_call" not in data:
+            return data
+        data = dict(data)
+        if isinstance(content, list):
+            data["content"] = [_part_from_openai(p) for p in content]
+        if calls:
+            data["tool_calls"] = [_tool_call_from_openai(c) for c in calls]
+        data.pop("function_call", None)
+        data.pop("refusal", None)
+        return data
+
+    @model_validator(mode="after")
+    def _check_roles(self) -> Message:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs the tool_call_id it answers")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
+
+    @property
+    def text(self) -> str:
+        """The message's text parts joined ("" when none)."""
+        return _text_of(self.content)
+
+
+MessageInput = Union[Message, dict[str, Any]]
+_MESSAGES = TypeAdapter(list[Message])
+
+
+def system(text: str) -> Message:
+    """A system message."""
+    return Message(role="system", content=text)
+
+
+def user(content: str | Sequence[TextPart | ImagePart | str]) -> Message:
+    """A user message: text, or a list of parts (strings become text parts)."""
+    if isinstance(content, str):
+        return Message(role="user", content=content)
+    parts: list[TextPart | ImagePart] = [TextPart(text=p) if isinstance(p, str) else p for p in content]
+    return Message(role="user", content=parts)  # type: ignore[arg-type]
+
+
+def assistant(text: str | None = None, *, tool_calls: Sequence[ToolCall] = ()) -> Message:
+    """An assistant message, optionally with the tool calls it made."""
+    return Message(role="assistant", content=text, tool_calls=list(tool_calls))
+
+
+def tool_result(tool_call_id: str, content: Any, *, name: str | None = None) -> Message:
+    """The result of a tool call; non-string content is sent as JSON."""
+    text = content if isinstance(content, str) else json.dumps(content, default=str)
+    return Message(role="tool", tool_call_id=tool_call_id, content=text, name=name)
+
+
+def coerce_messages(messages: str | Message | dict[str, Any] | Sequence[MessageInput]) -> list[Message]:
+    """Normalizes what callers pass as messages: a string is one user message."""
+    if isinstance(messages, str):
+        return [Message(role="user", content=messages)]
+    if isinstance(messages, (Message, dict)):
+        messages = [messages]
+    if all(type(m) is Message for m in messages):
+        return list(messages)  # type: ignore[arg-type]
+    return _MESSAGES.validate_python(list(messages))
+
+
+class ToolDefinition(BaseModel):
+    """A tool the model may call: a name, a description and a JSON schema for its arguments."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+    cache_control: dict[str, Any] | None = None
+
+    @classmethod
+    def from_model(cls, model: type[BaseModel], *, name: str | None = None,
+                   description: str | None = None) -> ToolDefinition:
+        """A tool whose arguments are the fields of a pydantic model."""
+        schema = model.model_json_schema()
+        schema.pop("title", None)
+        doc = description if description is not None else (schema.pop("description", None) or "")
+        return cls(name=name or model.__name__, description=doc, parameters=schema)
+
+    @classmethod
+    def from_function(cls, fn: Callable[..., Any], *, name: str | None = None,
+                      description: str | None = None) -> ToolDefinition:
+        """A tool from a typed Python function: its parameters become the schema, its docstring the description."""
+        sig = inspect.signature(fn)
+        hints = getattr(fn, "__annotations__", {})
+        try:
+            from typing import get_type_hints
+
+            hints = get_type_hints(fn)
+        except Exception:  # noqa: BLE001 - fall back to raw annotations for unresolvable forward refs
+            pass
+        fields: dict[str, Any] = {}
+        for pname, param in sig.parameters.items():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            annotation = hints.get(pname, Any)
+            default = ... if param.default is inspect.Parameter.empty else param.default
+            fields[pname] = (annotation, default)
+        model = create_model(f"{fn.__name__}_args", **fields)
+        schema = model.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            if isinstance(prop, dict):
+                prop.pop("title", None)
+        doc = description if description is not None else inspect.getdoc(fn) or ""
+        return cls(name=name or fn.__name__, description=doc, parameters=schema)
+
+    @classmethod
+    def coerce(cls, value: Any) -> ToolDefinition:
+        """Accepts a ToolDefinition, an OpenAI tool dict, a pydantic model class or a function."""
+        if isinstance(value, ToolDefinition):
+            return value
+        if isinstance(value, dict):
+            if value.get("type") == "function" and isinstance(value.get("function"), dict):
+                fn = value["function"]
+                return cls(name=fn["name"], description=fn.get("description") or "",
+                           parameters=fn.get("parameters") or {"type": "object", "properties": {}},
+                           strict=fn.get("strict"))
+            return cls.model_validate(value)
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            return cls.from_model(value)
+        if callable(value):
+            return cls.from_function(value)
+        raise TypeError(f"cannot make a tool from {type(value).__name__}")
+
+
+class FinishReason(str, Enum):
+    """Why the model stopped, normalized across vendors."""
+
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    ERROR = "error"
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Usage(BaseModel):
+    """Token usage with one inclusive convention for every vendor.
+
+    `input_tokens` counts cached reads and cache writes; `output_tokens` counts reasoning tokens.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None
+
+    @model_validator(mode="after")
+    def _total(self) -> Usage:
+        if not self.total_tokens:
+            self.total_tokens = self.input_tokens + self.output_tokens
+        return self
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None if self.cost_usd is None and other.cost_usd is None else (
+            (self.cost_usd or 0.0) + (other.cost_usd or 0.0))
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
+            cache_write_input_tokens=self.cache_write_input_tokens + other.cache_write_input_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            cost_usd=cost,
+        )
+
+
+class CompletionResponse(BaseModel):
+    """A whole model answer; `message` is the assistant turn to append to the history."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    id: str | None = None
+    provider: str
+    model: str
+    text: str = ""
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    finish_reason: FinishReason | None = None
+    raw_finish_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    message: Message
+    upstream: str | None = None
+    """The upstream that served the call, where a router (e.g. OpenRouter) says so."""
+    raw: Any = Field(default=None, repr=False, exclude=True)
+
+
+class TextDeltaEvent(BaseModel):
+    """A piece of the answer's text."""
+
+    type: Literal["text_delta"] = "text_delta"
+    delta: str
+
+
+class ReasoningDeltaEvent(BaseModel):
+    """A piece of the model's reasoning text."""
+
+    type: Literal["reasoning_delta"] = "reasoning_delta"
+    delta: str
+
+
+class ToolCallDeltaEvent(BaseModel):
+    """A fragment of a tool call as it streams: id and name come first, then argument text."""
+
+    type: Literal["tool_call_delta"] = "tool_call_delta"
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments_delta: str = ""
+
+
+class ToolCallEvent(BaseModel):
+    """A tool call, complete with parsed arguments."""
+
+    type: Literal["tool_call"] = "tool_call"
+    index: int
+    tool_call: ToolCall
+
+
+class UsageEvent(BaseModel):
+    """Token usage as the vendor reported it during the stream."""
+
+    type: Literal["usage"] = "usage"
+    usage: Usage
+
+
+class DoneEvent(BaseModel):
+    """The last event of every stream: the whole response, as `generate` would have returned it."""
+
+    type: Literal["done"] = "done"
+    response: CompletionResponse
+
+
+StreamEvent = Annotated[
+    Union[TextDeltaEvent, ReasoningDeltaEvent, ToolCallDeltaEvent, ToolCallEvent, UsageEvent, DoneEvent],
+    Field(discriminator="type"),
+]
+
+
+class EmbeddingResponse(BaseModel):
+    """Embedding vectors, in the order of the input texts."""
+
+    model_config = ConfigDict(extra="forbid")
+    vectors: list[list[float]]
+    model: str
+    provider: str = ""
+    usage: Usage = Field(default_factory=Usage)
+
+
+class ModelInfo(BaseModel):
+    """What is known about one model: limits, capabilities and prices (USD per 1M tokens)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    provider: str
+    display_name: str | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    capabilities: frozenset[str] = frozenset()
+    input_price: float | None = None
+    output_price: float | None = None
+    cached_input_price: float | None = None
+    cache_write_price: float | None = None
+
+
+class HealthStatus(BaseModel):
+    """Whether a provider answered, and how fast."""
+
+    provider: str
+    ok: bool
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+T = TypeVar("T")
+
+
+class StructuredResponse(BaseModel, Generic[T]):
+    """A validated structured answer; `response.usage` and `usage` cover every attempt."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    value: T
+    response: CompletionResponse
+    attempts: int = 1
+
+    @property
+    def usage(self) -> Usage:
+        """Usage summed over all attempts."""
+        return self.response.usage

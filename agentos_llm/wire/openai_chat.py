@@ -1,0 +1,545 @@
+"""Pure converters for the OpenAI chat-completions wire (OpenAI and every compatible host).
+
+Our types become a request body; a response body or stream chunk becomes our types. Host quirks
+arrive as data (`wire`, a provider row's mapping), never as checks on the host's name.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import uuid
+import warnings
+from array import array
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..errors import InvalidRequestError, MalformedResponseError, ProviderError, error_from_response
+from ..types import (
+    CompletionResponse,
+    EmbeddingResponse,
+    FinishReason,
+    ImagePart,
+    Message,
+    ModelInfo,
+    ReasoningDeltaEvent,
+    StreamEvent,
+    TextDeltaEvent,
+    TextPart,
+    ToolCall,
+    ToolCallDeltaEvent,
+    ToolCallEvent,
+    Usage,
+    UsageEvent,
+    parse_tool_arguments,
+)
+
+__all__ = [
+    "ChatStreamAssembler",
+    "build_chat_request",
+    "build_embeddings_request",
+    "finish_reason",
+    "message_to_wire",
+    "parse_chat_completion",
+    "parse_embeddings",
+    "parse_model_list",
+    "usage_from_wire",
+]
+
+_FINISH = {
+    "stop": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "tool_calls": FinishReason.TOOL_CALLS,
+    "function_call": FinishReason.TOOL_CALLS,
+    "content_filter": FinishReason.CONTENT_FILTER,
+    "error": FinishReason.ERROR,
+}
+# Reasoning text arrives under any of these message/delta keys, depending on the host.
+_REASONING_KEYS = ("reasoning_content", "reasoning")
+
+
+def new_tool_call_id() -> str:
+    """An id for a tool call the vendor gave none (some hosts omit them)."""
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def finish_reason(raw: str | None, has_tool_calls: bool) -> FinishReason | None:
+    """The normalized finish reason; a "stop" that carries tool calls is `tool_calls`."""
+    if raw is None or raw == "":
+        return FinishReason.TOOL_CALLS if has_tool_calls else None
+    reason = _FINISH.get(raw, FinishReason.OTHER)
+    if has_tool_calls and reason is FinishReason.STOP:
+        return FinishReason.TOOL_CALLS
+    return reason
+
+
+# ---------------------------------------------------------------------- request
+
+
+def _part_to_wire(part: TextPart | ImagePart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    image: dict[str, Any] = {"url": part.data_url}
+    if part.detail:
+        image["detail"] = part.detail
+    return {"type": "image_url", "image_url": image}
+
+
+def message_to_wire(msg: Message, system_role: str = "system") -> dict[str, Any]:
+    """One of our messages in OpenAI chat shape. Vendor blocks of other vendors are dropped."""
+    role = msg.role
+    if role == "system":
+        return {"role": system_role, "content": msg.text}
+    if role == "tool":
+        out: dict[str, Any] = {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.text}
+        return out
+    content: Any = msg.content
+    if isinstance(content, list):
+        if role == "assistant" or all(isinstance(p, TextPart) for p in content):
+            content = "".join(p.text for p in content if isinstance(p, TextPart))
+            if role == "user":
+                content = [{"type": "text", "text": content}] if content == "" else content
+        else:
+            content = [_part_to_wire(p) for p in content]
+    out = {"role": role, "content": content}
+    if msg.name:
+        out["name"] = msg.name
+    if msg.tool_calls:
+        if not content:
+            out["content"] = None
+        out["tool_calls"] = [
+            {"id": tc.id, "type": "function",
+             "function": {"name": tc.name,
+                          "arguments": tc.arguments_raw if tc.arguments_raw is not None and not tc.arguments
+                          else json.dumps(tc.arguments, separators=(",", ":"))}}
+            for tc in msg.tool_calls
+        ]
+    return out
+
+
+def _tool_to_wire(tool: Any, strict_default: bool) -> dict[str, Any]:
+    fn: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
+    if tool.description:
+        fn["description"] = tool.description
+    if tool.strict is not None:
+        fn["strict"] = tool.strict
+    return {"type": "function", "function": fn}
+
+
+def _drop(option: str, model: str) -> None:
+    warnings.warn(f"model {model!r} does not accept {option}; it was left out of the request",
+                  UserWarning, stacklevel=6)
+
+
+def build_chat_request(call: Any, wire: Mapping[str, Any], *, stream: bool) -> dict[str, Any]:
+    """The chat-completions body for a `Call` (see `agentos_llm.provider.Call`)."""
+    opts = call.options
+    traits = call.traits
+    model = call.model
+    messages = [message_to_wire(m, traits.system_role) for m in call.messages]
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if stream:
+        body["stream"] = True
+        if wire.get("stream_options", True):
+            body["stream_options"] = {"include_usage": True}
+    if opts.temperature is not None or opts.top_p is not None:
+        if traits.accepts_sampling:
+            if opts.temperature is not None:
+                body["temperature"] = opts.temperature
+            if opts.top_p is not None:
+                body["top_p"] = opts.top_p
+        else:
+            _drop("temperature/top_p", model)
+    if opts.max_tokens is not None:
+        body[str(wire.get("max_tokens_field", "max_tokens"))] = opts.max_tokens
+    if opts.stop:
+        body["stop"] = opts.stop
+    if opts.seed is not None:
+        body["seed"] = opts.seed
+    if opts.user is not None:
+        body["user"] = opts.user
+    if opts.tools:
+        body["tools"] = [_tool_to_wire(t, False) for t in opts.tools]
+        if opts.parallel_tool_calls is not None and traits.parallel_tool_calls and wire.get(
+                "parallel_tool_calls", True):
+            body["parallel_tool_calls"] = opts.parallel_tool_calls
+    if opts.tool_choice is not None:
+        if opts.tool_choice in ("auto", "none", "required"):
+            body["tool_choice"] = opts.tool_choice
+        else:
+            body["tool_choice"] = {"type": "function", "function": {"name": opts.tool_choice}}
+    if opts.reasoning_effort is not None:
+        if traits.reasoning:
+            body["reasoning_effort"] = opts.reasoning_effort
+        else:
+            _drop("reasoning_effort", model)
+    elif opts.reasoning_budget is not None:
+        if traits.reasoning:
+            body["reasoning_effort"] = _effort_for_budget(opts.reasoning_budget)
+        else:
+            _drop("reasoning_budget", model)
+    plan = call.structured
+    if plan is not None:
+        fmt = plan.format
+        if call.structured_mode == "json_schema" and fmt.strict_schema is not None:
+            schema: dict[str, Any] = {"name": fmt.name, "schema": fmt.strict_schema, "strict": True}
+            if fmt.description:
+                schema["description"] = fmt.description
+            body["response_format"] = {"type": "json_schema", "json_schema": schema}
+        else:
+            if call.structured_mode == "json_object":
+                body["response_format"] = {"type": "json_object"}
+            messages.insert(0, {"role": traits.system_role, "content": fmt.instructions()})
+    if opts.extra:
+        body.update(opts.extra)
+    return body
+
+
+def _effort_for_budget(budget: int) -> str:
+    """OpenAI takes an effort, not a token budget: the nearest effort for a budget."""
+    if budget <= 0:
+        return "minimal"
+    if budget <= 2048:
+        return "low"
+    if budget <= 16384:
+        return "medium"
+    return "high"
+
+
+# ---------------------------------------------------------------------- response
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def usage_from_wire(u: Mapping[str, Any] | None) -> Usage:
+    """Usage from an OpenAI usage object: prompt tokens already count cached ones, completion reasoning."""
+    if not u:
+        return Usage()
+    prompt = u.get("prompt_tokens")
+    if prompt is None:
+        prompt = u.get("total_tokens")  # embeddings on some hosts report only the total
+    completion = _int(u.get("completion_tokens"))
+    pd = u.get("prompt_tokens_details") or {}
+    cd = u.get("completion_tokens_details") or {}
+    cost = u.get("cost")
+    return Usage(
+        input_tokens=_int(prompt),
+        output_tokens=completion,
+        total_tokens=_int(u.get("total_tokens")),
+        cached_input_tokens=_int(pd.get("cached_tokens") if isinstance(pd, Mapping) else 0),
+        reasoning_tokens=_int(cd.get("reasoning_tokens") if isinstance(cd, Mapping) else 0),
+        cost_usd=float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+    )
+
+
+def _content_text(content: Any) -> str:
+    """Text of a message's content: a string, or the text parts of a list (thinking parts excluded)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return str(content)
+
+
+def _reasoning_of(container: Mapping[str, Any]) -> str | None:
+    for key in _REASONING_KEYS:
+        value = container.get(key)
+        if isinstance(value, str) and value:
+            return value
+    details = container.get("reasoning_details")
+    if isinstance(details, list):
+        text = "".join(d.get("text") or d.get("summary") or "" for d in details if isinstance(d, dict))
+        if text:
+            return text
+    content = container.get("content")
+    if isinstance(content, list):
+        parts = []
+        for p in content:
+            if isinstance(p, dict) and p.get("type") == "thinking":
+                thinking = p.get("thinking")
+                if isinstance(thinking, list):
+                    parts.extend(t.get("text") or "" for t in thinking if isinstance(t, dict))
+                elif isinstance(thinking, str):
+                    parts.append(thinking)
+        if parts:
+            return "".join(parts)
+    return None
+
+
+def _tool_calls_of(message: Mapping[str, Any]) -> list[ToolCall]:
+    calls = []
+    for raw in message.get("tool_calls") or ():
+        fn = raw.get("function") or {}
+        args, args_raw = parse_tool_arguments(fn.get("arguments"))
+        calls.append(ToolCall(id=raw.get("id") or new_tool_call_id(), name=fn.get("name") or "",
+                              arguments=args, arguments_raw=args_raw))
+    return calls
+
+
+def _raise_error_body(payload: Mapping[str, Any], provider: str) -> None:
+    error = payload.get("error")
+    if error:
+        status = error.get("code") if isinstance(error, Mapping) else None
+        raise error_from_response(status if isinstance(status, int) else None, payload, provider=provider)
+
+
+def _first_choice(choices: Sequence[Any]) -> Mapping[str, Any] | None:
+    for c in choices:
+        if c.get("index", 0) == 0:
+            return c  # type: ignore[no-any-return]
+    return choices[0] if choices else None
+
+
+def _upstream(payload: Mapping[str, Any]) -> str | None:
+    value = payload.get("provider")
+    return value if isinstance(value, str) else None
+
+
+def parse_chat_completion(payload: Any, *, provider: str, model: str) -> CompletionResponse:
+    """A whole chat completion as our response (`model` is the requested one, used when none is served)."""
+    if not isinstance(payload, Mapping):
+        raise MalformedResponseError(f"expected a JSON object, got {type(payload).__name__}", provider=provider)
+    _raise_error_body(payload, provider)
+    choice = _first_choice(payload.get("choices") or ())
+    message: Mapping[str, Any] = (choice or {}).get("message") or {}
+    text = _content_text(message.get("content"))
+    calls = _tool_calls_of(message)
+    reasoning = _reasoning_of(message)
+    raw_finish = (choice or {}).get("finish_reason")
+    return CompletionResponse(
+        id=payload.get("id"),
+        provider=provider,
+        model=payload.get("model") or model,
+        text=text,
+        reasoning=reasoning,
+        tool_calls=calls,
+        finish_reason=finish_reason(raw_finish, bool(calls)),
+        raw_finish_reason=raw_finish,
+        usage=usage_from_wire(payload.get("usage") or _nested_usage(payload)),
+        message=Message(role="assistant", content=text or None, tool_calls=calls, reasoning=reasoning),
+        upstream=_upstream(payload),
+        raw=payload,
+    )
+
+
+def _nested_usage(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    x = payload.get("x_groq")
+    return x.get("usage") if isinstance(x, Mapping) else None
+
+
+class _ToolBuilder:
+    __slots__ = ("args", "emitted", "id", "name")
+
+    def __init__(self, id: str | None, name: str | None) -> None:
+        self.id = id
+        self.name = name
+        self.args: list[str] = []
+        self.emitted = False
+
+    def build(self) -> ToolCall:
+        args, raw = parse_tool_arguments("".join(self.args))
+        return ToolCall(id=self.id or new_tool_call_id(), name=self.name or "", arguments=args, arguments_raw=raw)
+
+
+class ChatStreamAssembler:
+    """Assembles chat-completion chunks: deltas out as events, the whole response at the end."""
+
+    def __init__(self, *, provider: str, model: str) -> None:
+        self.provider = provider
+        self.model = model
+        self._served_model: str | None = None
+        self._id: str | None = None
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._tools: dict[int, _ToolBuilder] = {}
+        self._by_id: dict[str, int] = {}
+        self._last_tool: int | None = None
+        self._raw_finish: str | None = None
+        self._usage: Mapping[str, Any] | None = None
+        self._upstream: str | None = None
+
+    def feed(self, chunk: Any) -> Sequence[StreamEvent]:
+        """Events for one decoded chunk."""
+        if not isinstance(chunk, Mapping):
+            raise MalformedResponseError("a stream chunk is not a JSON object", provider=self.provider)
+        if "error" in chunk and chunk["error"]:
+            _raise_error_body(chunk, self.provider)
+        if self._id is None:
+            self._id = chunk.get("id")
+            self._served_model = chunk.get("model")
+            self._upstream = _upstream(chunk)
+        events: list[StreamEvent] = []
+        choices = chunk.get("choices")
+        if choices:
+            choice = _first_choice(choices)
+            if choice is not None:
+                delta = choice.get("delta") or {}
+                content = delta.get("content")
+                if content:
+                    text = _content_text(content)
+                    if text:
+                        self._text.append(text)
+                        events.append(TextDeltaEvent(delta=text))
+                reasoning = _reasoning_of(delta)
+                if reasoning:
+                    self._reasoning.append(reasoning)
+                    events.append(ReasoningDeltaEvent(delta=reasoning))
+                fragments = delta.get("tool_calls")
+                if fragments:
+                    for frag in fragments:
+                        events.append(self._tool_fragment(frag))
+                raw_finish = choice.get("finish_reason")
+                if raw_finish:
+                    self._raw_finish = raw_finish
+                    events.extend(self._complete_tools())
+        usage = chunk.get("usage") or _nested_usage(chunk)
+        if usage:
+            self._usage = usage
+            events.append(UsageEvent(usage=usage_from_wire(usage)))
+        return events
+
+    def _tool_fragment(self, frag: Mapping[str, Any]) -> ToolCallDeltaEvent:
+        index = frag.get("index")
+        call_id = frag.get("id")
+        if not isinstance(index, int):
+            # Some hosts omit the index: match by id, else continue the previous call.
+            if call_id and call_id in self._by_id:
+                index = self._by_id[call_id]
+            elif call_id or self._last_tool is None:
+                index = len(self._tools)
+            else:
+                index = self._last_tool
+        fn = frag.get("function") or {}
+        name = fn.get("name")
+        builder = self._tools.get(index)
+        if builder is None:
+            builder = self._tools[index] = _ToolBuilder(call_id, name)
+        else:
+            builder.id = builder.id or call_id
+            builder.name = builder.name or name
+        if call_id:
+            self._by_id[call_id] = index
+        self._last_tool = index
+        piece = fn.get("arguments")
+        if isinstance(piece, dict):
+            piece = json.dumps(piece)
+        if piece:
+            builder.args.append(piece)
+        return ToolCallDeltaEvent(index=index, id=call_id, name=name, arguments_delta=piece or "")
+
+    def _complete_tools(self) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for index in sorted(self._tools):
+            builder = self._tools[index]
+            if not builder.emitted:
+                builder.emitted = True
+                call = builder.build()
+                builder.id = call.id  # keep a synthesized id stable for the final response
+                events.append(ToolCallEvent(index=index, tool_call=call))
+        return events
+
+    def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
+        """Trailing tool-call events and the whole response."""
+        tail = self._complete_tools()
+        calls = [self._tools[i].build() for i in sorted(self._tools)]
+        text = "".join(self._text)
+        reasoning = "".join(self._reasoning) or None
+        response = CompletionResponse(
+            id=self._id,
+            provider=self.provider,
+            model=self._served_model or self.model,
+            text=text,
+            reasoning=reasoning,
+            tool_calls=calls,
+            finish_reason=finish_reason(self._raw_finish, bool(calls)),
+            raw_finish_reason=self._raw_finish,
+            usage=usage_from_wire(self._usage),
+            message=Message(role="assistant", content=text or None, tool_calls=calls, reasoning=reasoning),
+            upstream=self._upstream,
+        )
+        return tail, response
+
+
+def decode_chunk(data: str, provider: str) -> Any:
+    """One SSE data payload as JSON."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
+
+
+# ---------------------------------------------------------------------- embeddings and models
+
+
+def build_embeddings_request(model: str, texts: list[str], dimensions: int | None,
+                             wire: Mapping[str, Any]) -> dict[str, Any]:
+    """The embeddings body; base64 vectors unless the host cannot send them."""
+    body: dict[str, Any] = {"model": model, "input": texts}
+    if wire.get("embeddings_base64", True):
+        body["encoding_format"] = "base64"
+    if dimensions is not None:
+        if dimensions <= 0:
+            raise InvalidRequestError("dimensions must be positive")
+        body["dimensions"] = dimensions
+    return body
+
+
+def _vector(value: Any) -> list[float]:
+    if isinstance(value, str):
+        floats = array("f")
+        floats.frombytes(base64.b64decode(value))
+        if sys.byteorder != "little":  # pragma: no cover - the wire is little-endian
+            floats.byteswap()
+        return floats.tolist()
+    return [float(x) for x in value]
+
+
+def parse_embeddings(payload: Any, *, provider: str, model: str, count: int) -> EmbeddingResponse:
+    """Vectors in input order (by each item's `index`), however the host ordered them."""
+    if not isinstance(payload, Mapping):
+        raise MalformedResponseError("expected a JSON object", provider=provider)
+    _raise_error_body(payload, provider)
+    items = payload.get("data")
+    if not isinstance(items, list):
+        raise MalformedResponseError("the embeddings response has no data list", provider=provider)
+    ordered = sorted(items, key=lambda d: d.get("index", 0)) if any("index" in d for d in items) else items
+    vectors = [_vector(d.get("embedding")) for d in ordered]
+    if len(vectors) != count:
+        raise MalformedResponseError(f"{len(vectors)} vectors for {count} inputs", provider=provider)
+    return EmbeddingResponse(vectors=vectors, model=payload.get("model") or model, provider=provider,
+                             usage=usage_from_wire(payload.get("usage")))
+
+
+def parse_model_list(payload: Any, *, provider: str) -> list[ModelInfo]:
+    """`GET /models` as ModelInfo (context windows and prices where the host lists them)."""
+    if not isinstance(payload, Mapping):
+        raise MalformedResponseError("expected a JSON object", provider=provider)
+    out = []
+    for item in payload.get("data") or ():
+        if not isinstance(item, Mapping) or not item.get("id"):
+            continue
+        pricing = item.get("pricing") if isinstance(item.get("pricing"), Mapping) else {}
+        out.append(ModelInfo(
+            id=item["id"], provider=provider, display_name=item.get("name"),
+            context_window=item.get("context_length") or item.get("context_window") or item.get("max_model_len"),
+            input_price=_per_million(pricing.get("prompt")),
+            output_price=_per_million(pricing.get("completion")),
+        ))
+    return out
+
+
+def _per_million(per_token: Any) -> float | None:
+    try:
+        return float(per_token) * 1_000_000 if per_token is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def error_from_stream_payload(payload: Mapping[str, Any], provider: str) -> ProviderError:
+    """The typed error an in-stream error object stands for."""
+    return error_from_response(None, payload, provider=provider)

@@ -1,0 +1,78 @@
+"""A server-sent-events decoder over text lines (pure; no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+
+__all__ = ["SSEDecoder", "ServerSentEvent", "aiter_sse", "iter_sse"]
+
+
+@dataclass(frozen=True)
+class ServerSentEvent:
+    """One dispatched event: its type (None when unnamed) and its data lines joined by newlines."""
+
+    event: str | None
+    data: str
+
+
+class SSEDecoder:
+    """Feeds lines (without their line ending), returns an event at each blank line.
+
+    Follows the HTML spec: `data:` lines of one event are joined with "\\n", a single space after
+    the colon is dropped, lines starting with ":" are comments (keep-alives), unknown fields are ignored.
+    """
+
+    __slots__ = ("_data", "_event")
+
+    def __init__(self) -> None:
+        self._event: str | None = None
+        self._data: list[str] = []
+
+    def line(self, line: str) -> ServerSentEvent | None:
+        """Takes one line; returns the event it completes, if any."""
+        if not line:
+            return self.flush()
+        if line[0] == ":":
+            return None
+        name, sep, value = line.partition(":")
+        if sep and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        return None
+
+    def flush(self) -> ServerSentEvent | None:
+        """Dispatches what has been gathered (also used at the end of a stream without a final blank line)."""
+        if not self._data and self._event is None:
+            return None
+        event = ServerSentEvent(self._event, "\n".join(self._data))
+        self._event = None
+        self._data = []
+        return event
+
+
+def iter_sse(lines: Iterable[str]) -> Iterator[ServerSentEvent]:
+    """Events from an iterable of lines (line endings already removed)."""
+    decoder = SSEDecoder()
+    for line in lines:
+        event = decoder.line(line)
+        if event is not None:
+            yield event
+    last = decoder.flush()
+    if last is not None:
+        yield last
+
+
+async def aiter_sse(lines: AsyncIterator[str]) -> AsyncIterator[ServerSentEvent]:
+    """Events from an async iterable of lines (line endings already removed)."""
+    decoder = SSEDecoder()
+    async for line in lines:
+        event = decoder.line(line)
+        if event is not None:
+            yield event
+    last = decoder.flush()
+    if last is not None:
+        yield last
