@@ -24,6 +24,7 @@ import http
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -240,8 +241,6 @@ class _Server(ThreadingHTTPServer):
         super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
         exc = sys.exc_info()[1]
         if isinstance(exc, (*_DISCONNECT_ERRORS, TimeoutError)) or not self.emulator._running:
             return
@@ -481,7 +480,7 @@ class WireEmulator:
     def add_routes(self, routes: Iterable[Route]) -> None:
         """Register more routes (e.g. another dialect); they are tried before existing ones."""
         with self._lock:
-            self._routes[:0] = list(routes)
+            self._routes = [*routes, *self._routes]  # copy-on-write: handlers iterate without the lock
 
     def next_id(self, kind: str) -> int:
         """Next value (1, 2, ...) of the per-emulator counter ``kind``, used to build ids."""

@@ -20,6 +20,7 @@ from agentos_llm.testing.emulator import Fault, Reply, Route, WireRequest, WireR
 
 __all__ = [
     "chat_completions",
+    "chunk",
     "completion_chunks",
     "count_prompt_tokens",
     "default_reply",
