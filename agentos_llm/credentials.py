@@ -60,7 +60,7 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"cannot read the config file {path}: {exc}") from None
     _config_cache[path] = (mtime, data)
-    return data
+    return dict(data)
 
 
 def provider_config(provider_id: str, path: Path | None = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -13,7 +13,7 @@ from .types import ToolDefinition
 __all__ = ["GenerateOptions", "ReasoningEffort", "ToolChoice", "parse_options"]
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
-ToolChoice = Union[Literal["auto", "none", "required"], str]
+ToolChoice = Literal["auto", "none", "required"] | str
 
 
 class GenerateOptions(BaseModel):

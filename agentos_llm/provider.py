@@ -190,6 +190,8 @@ class IProvider(ABC):
                 + (f"; accepted: {', '.join(sorted(self.config_keys))}" if self.config_keys else ""))
         self.spec = spec or get_spec(self.provider_id)
         self.provider_id = self.spec.id
+        self.traits_family: str = self.family or self.provider_id
+        """Whose model-traits rules apply to this provider's models."""
         credential = resolve_credential(self.spec, api_key, env=env)
         self._api_key = credential.api_key
         self.credential_source = credential.source
@@ -292,7 +294,7 @@ class IProvider(ABC):
         if not msgs:
             raise InvalidRequestError("messages must not be empty", provider=self.provider_id)
         opts = parse_options(options, provider=self.provider_id)
-        traits = traits_for(self.family or self.provider_id, model)
+        traits = traits_for(self.traits_family, model)
         if opts.tools and not traits.tools:
             raise UnsupportedCapabilityError(self.provider_id, "tools", f"model {model!r} cannot call tools")
         if not traits.vision and any(
@@ -577,12 +579,12 @@ class IProvider(ABC):
                    dimensions: int | None = None) -> EmbeddingResponse:
         """`embed`, blocking."""
         model, batches = self._embed_plan(model, texts)
-        parts = []
-        for batch in batches:
-            request = self._build_embed_request(model, batch, dimensions)
-            payload = self.retry_policy.call(lambda t, r=request: self._send_guarded("embed", r, t, None))
-            parts.append(self._parse(lambda p=payload, n=len(batch): self._parse_embeddings(p, model, n)))
-        return self._embed_result(model, parts)
+        return self._embed_result(model, [self._embed_batch_sync(model, b, dimensions) for b in batches])
+
+    def _embed_batch_sync(self, model: str, batch: list[str], dimensions: int | None) -> EmbeddingResponse:
+        request = self._build_embed_request(model, batch, dimensions)
+        payload = self.retry_policy.call(lambda t: self._send_guarded("embed", request, t, None))
+        return self._parse(lambda: self._parse_embeddings(payload, model, len(batch)))
 
     # ------------------------------------------------------------------ models and health
 

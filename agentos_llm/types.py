@@ -10,7 +10,7 @@ import inspect
 import json
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Annotated, Any, Generic, Literal, TypeVar, Union
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, model_validator
 
@@ -84,7 +84,7 @@ class ImagePart(BaseModel):
         return f"data:{self.media_type};base64,{self.data}"
 
 
-ContentPart = Annotated[Union[TextPart, ImagePart], Field(discriminator="type")]
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 
 class ToolCall(BaseModel):
@@ -208,7 +208,7 @@ class Message(BaseModel):
         return _text_of(self.content)
 
 
-MessageInput = Union[Message, dict[str, Any]]
+MessageInput = Message | dict[str, Any]
 _MESSAGES = TypeAdapter(list[Message])
 
 
@@ -222,7 +222,7 @@ def user(content: str | Sequence[TextPart | ImagePart | str]) -> Message:
     if isinstance(content, str):
         return Message(role="user", content=content)
     parts: list[TextPart | ImagePart] = [TextPart(text=p) if isinstance(p, str) else p for p in content]
-    return Message(role="user", content=parts)  # type: ignore[arg-type]
+    return Message(role="user", content=parts)
 
 
 def assistant(text: str | None = None, *, tool_calls: Sequence[ToolCall] = ()) -> Message:
@@ -276,7 +276,7 @@ class ToolDefinition(BaseModel):
             from typing import get_type_hints
 
             hints = get_type_hints(fn)
-        except Exception:  # noqa: BLE001 - fall back to raw annotations for unresolvable forward refs
+        except Exception:
             pass
         fields: dict[str, Any] = {}
         for pname, param in sig.parameters.items():
@@ -428,7 +428,7 @@ class DoneEvent(BaseModel):
 
 
 StreamEvent = Annotated[
-    Union[TextDeltaEvent, ReasoningDeltaEvent, ToolCallDeltaEvent, ToolCallEvent, UsageEvent, DoneEvent],
+    TextDeltaEvent | ReasoningDeltaEvent | ToolCallDeltaEvent | ToolCallEvent | UsageEvent | DoneEvent,
     Field(discriminator="type"),
 ]
 

@@ -59,7 +59,7 @@ class OpenAIProvider(IProvider):
         super().__init__(**kwargs)
         # Compatible hosts share OpenAI's code, but model traits belong to the host's own family.
         if self.provider_id != "openai":
-            self.family = str(self.spec.wire.get("traits_family", self.provider_id))
+            self.traits_family = str(self.spec.wire.get("traits_family", self.provider_id))
         if not self.base_url:
             from ..errors import ConfigurationError
 

@@ -9,4 +9,4 @@ from __future__ import annotations
 from .emulator import Fault, RecordedRequest, Reply, WireEmulator
 from .fake import FakeProvider, FakeReply
 
-__all__ = ["Fault", "FakeProvider", "FakeReply", "RecordedRequest", "Reply", "WireEmulator"]
+__all__ = ["FakeProvider", "FakeReply", "Fault", "RecordedRequest", "Reply", "WireEmulator"]

@@ -12,7 +12,7 @@ import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from ..defaults import ProviderSpec
 from ..provider import Call, Capability, IProvider, Operation
@@ -45,7 +45,7 @@ class FakeReply:
     finish_reason: FinishReason | None = None
 
 
-Script = Union[str, FakeReply, CompletionResponse, BaseException, Callable[[Call], Any]]
+Script = str | FakeReply | CompletionResponse | BaseException | Callable[[Call], Any]
 _SPEC = ProviderSpec(id="fake", label="Fake provider (tests)", implementation=None, extra="",
                      key_required=False, default_model="fake-model", embedding_model="fake-embedding")
 

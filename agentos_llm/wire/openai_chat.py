@@ -258,7 +258,7 @@ def _reasoning_of(container: Mapping[str, Any]) -> str | None:
             return text
     content = container.get("content")
     if isinstance(content, list):
-        parts = []
+        parts: list[str] = []
         for p in content:
             if isinstance(p, dict) and p.get("type") == "thinking":
                 thinking = p.get("thinking")
@@ -367,7 +367,7 @@ class ChatStreamAssembler:
         """Events for one decoded chunk."""
         if not isinstance(chunk, Mapping):
             raise MalformedResponseError("a stream chunk is not a JSON object", provider=self.provider)
-        if "error" in chunk and chunk["error"]:
+        if chunk.get("error"):
             _raise_error_body(chunk, self.provider)
         if self._id is None:
             self._id = chunk.get("id")
@@ -523,7 +523,7 @@ def parse_model_list(payload: Any, *, provider: str) -> list[ModelInfo]:
     for item in payload.get("data") or ():
         if not isinstance(item, Mapping) or not item.get("id"):
             continue
-        pricing = item.get("pricing") if isinstance(item.get("pricing"), Mapping) else {}
+        pricing: Mapping[str, Any] = item["pricing"] if isinstance(item.get("pricing"), Mapping) else {}
         out.append(ModelInfo(
             id=item["id"], provider=provider, display_name=item.get("name"),
             context_window=item.get("context_length") or item.get("context_window") or item.get("max_model_len"),

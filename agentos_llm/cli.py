@@ -1,0 +1,147 @@
+"""The `agentos-llm` command: `providers`, `chat` and an offline `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from .defaults import key_env_hint
+from .errors import AgentOSLLMError, ConfigurationError
+
+__all__ = ["main"]
+
+
+def _providers(args: argparse.Namespace) -> int:
+    from .manager import AIModelProviderManager
+
+    manager = AIModelProviderManager.from_env()
+    print(manager.describe())
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from .manager import AIModelProviderManager
+
+    manager = AIModelProviderManager.from_env()
+    if not manager.providers:
+        print(f"agentos-llm: no provider configured. Set one of these (checked in this order): "
+              f"{key_env_hint()}", file=sys.stderr)
+        for pid, why in manager.skipped.items():
+            print(f"  {pid}: {why}", file=sys.stderr)
+        return 2
+    route = manager.resolve(args.model)
+    print(f"[{route.provider.provider_id}/{route.model}: {route.reason}]", file=sys.stderr)
+    if args.stream:
+        for event in manager.stream_sync(args.model, args.prompt):
+            if event.type == "text_delta":
+                print(event.delta, end="", flush=True)
+            elif event.type == "done":
+                print()
+                _print_usage(event.response.usage)
+        return 0
+    response = manager.generate_sync(args.model, args.prompt)
+    print(response.text)
+    _print_usage(response.usage)
+    return 0
+
+
+def _print_usage(usage: Any, out: Any = None) -> None:
+    cost = f", ${usage.cost_usd:.6f}" if usage.cost_usd is not None else ""
+    print(f"   usage: {usage.input_tokens} in ({usage.cached_input_tokens} cached), {usage.output_tokens} out "
+          f"({usage.reasoning_tokens} reasoning){cost}", file=out or sys.stderr)
+
+
+class _Forecast(BaseModel):
+    """A weather forecast."""
+
+    city: str
+    temperature_c: float
+    conditions: list[str]
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .registry import create_provider
+    from .testing import Reply, WireEmulator
+    from .types import StructuredResponse, ToolDefinition, tool_result
+
+    def get_weather(city: str, unit: str = "celsius") -> str:
+        """Current weather for a city."""
+        return f"18 degrees {unit} and sunny in {city}"
+
+    with WireEmulator() as emulator:
+        print(f"The built-in wire emulator is serving the OpenAI API on {emulator.openai_base_url}.")
+        print("Every answer below comes from it, through agentos-llm's OpenAI provider and the real openai SDK;")
+        print("no key and no network are used.\n")
+        provider = create_provider("openai", api_key="demo-key-not-secret", base_url=emulator.openai_base_url)
+        model = "gpt-4o-mini"
+        with provider:
+            print("1. generate")
+            r = provider.generate_sync(model, "Say hello to agent code.")
+            print(f"   {r.text!r}  finish={r.finish_reason}")
+            _print_usage(r.usage, sys.stdout)
+
+            print("2. stream")
+            emulator.script(Reply(text="Streaming arrives piece by piece, then one done event."))
+            print("   ", end="")
+            for event in provider.stream_sync(model, "Stream something."):
+                if event.type == "text_delta":
+                    print(f"[{event.delta}]", end="", flush=True)
+                elif event.type == "done":
+                    print(f"\n   done: finish={event.response.finish_reason}")
+                    _print_usage(event.response.usage, sys.stdout)
+
+            print("3. tools")
+            tool = ToolDefinition.from_function(get_weather)
+            emulator.script(Reply.tool_call("get_weather", {"city": "Lisbon"}),
+                            Reply(text="It is 18 degrees and sunny in Lisbon."))
+            history: list[Any] = [{"role": "user", "content": "What is the weather in Lisbon?"}]
+            first = provider.generate_sync(model, history, tools=[tool])
+            call = first.tool_calls[0]
+            print(f"   model asked for {call.name}({call.arguments})  finish={first.finish_reason}")
+            history += [first.message, tool_result(call.id, get_weather(**call.arguments))]
+            final = provider.generate_sync(model, history, tools=[tool])
+            print(f"   after the tool result: {final.text!r}")
+
+            print("4. structured output")
+            result: StructuredResponse[_Forecast] = provider.generate_structured_sync(
+                model, "Forecast for Lisbon.", _Forecast)
+            print(f"   {result.value!r}  (attempts={result.attempts})")
+
+            print("5. embeddings")
+            emb = provider.embed_sync("text-embedding-3-small", ["agents", "providers", "tools"], dimensions=8)
+            print(f"   {len(emb.vectors)} vectors of {len(emb.vectors[0])} dimensions, "
+                  f"first: {[round(x, 3) for x in emb.vectors[0][:4]]}...")
+            _print_usage(emb.usage, sys.stdout)
+        print(f"\nThe emulator served {len(emulator.requests)} requests. Set a real key (e.g. OPENAI_API_KEY) "
+              "and try `agentos-llm chat \"hello\"`.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `agentos-llm` command."""
+    parser = argparse.ArgumentParser(prog="agentos-llm", description="One interface over every LLM provider.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("providers", help="what auto-detect found, and from where").set_defaults(fn=_providers)
+    chat = sub.add_parser("chat", help="send one prompt")
+    chat.add_argument("prompt")
+    chat.add_argument("--model", help="provider/model, a provider id, or a model (default: first provider found)")
+    chat.add_argument("--stream", action="store_true", help="print the answer as it streams")
+    chat.set_defaults(fn=_chat)
+    sub.add_parser("demo", help="run everything offline against the built-in emulator").set_defaults(fn=_demo)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except ConfigurationError as exc:
+        print(f"agentos-llm: {exc}", file=sys.stderr)
+        return 2
+    except AgentOSLLMError as exc:
+        print(f"agentos-llm: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

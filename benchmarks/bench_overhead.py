@@ -1,0 +1,288 @@
+"""Per-call overhead of agentos-llm over the raw openai SDK, against the loopback wire emulator.
+
+Raw SDK and our provider call one emulator in the same run, interleaved call by call (the order
+alternates every iteration) after a warm-up, so drift of the machine and of the server cancels
+out. Calls are sequential on keep-alive clients. Reported: medians, the added time (median ours
+minus median raw) and the median of the per-iteration paired differences.
+
+Scenarios:
+  sync / async whole response: `chat.completions.create` reading the text and usage, versus
+      `generate_sync` / `await generate` reading the same.
+  sync / async stream: a ~200-piece answer (the emulator streams one chunk per word), every chunk
+      of the raw SDK's stream read, versus every event of `stream_sync` / `stream`; the added time
+      per event is (median ours - median raw) / the number of events we yield.
+
+Bounds (from the issue; measured and reported, never asserted): 0.2 ms added per whole call and
+20 us added per stream event. The exit status is 0 whatever the figures.
+
+    .venv/bin/python benchmarks/bench_overhead.py [--n 500] [--warmup 50] [--json out.json] [--inproc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import API_KEY, MODEL, emulator, machine, median, quantile  # noqa: E402
+
+CALL_BOUND_MS = 0.2
+EVENT_BOUND_US = 20.0
+STREAM_WORDS = 199  # the echo is "Echo:" plus these words: 200 text pieces, 203 chunks with role/finish/usage
+WHOLE_PROMPT = "Say hello to the benchmark."
+STREAM_PROMPT = " ".join(f"w{i}" for i in range(STREAM_WORDS))
+
+perf = time.perf_counter_ns
+
+
+# ---------------------------------------------------------------------- measurement loops
+
+
+def run_sync(raw: Callable[[], Any], ours: Callable[[], Any], n: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Interleaved timings in ms (raw first on even iterations, ours first on odd ones)."""
+    raw_t: list[float] = []
+    ours_t: list[float] = []
+    gc.collect()
+    for i in range(warmup + n):
+        pair = ((raw, raw_t), (ours, ours_t)) if i % 2 == 0 else ((ours, ours_t), (raw, raw_t))
+        for fn, sink in pair:
+            t0 = perf()
+            fn()
+            dt = perf() - t0
+            if i >= warmup:
+                sink.append(dt / 1e6)
+    return raw_t, ours_t
+
+
+async def run_async(raw: Callable[[], Awaitable[Any]], ours: Callable[[], Awaitable[Any]], n: int,
+                    warmup: int) -> tuple[list[float], list[float]]:
+    raw_t: list[float] = []
+    ours_t: list[float] = []
+    gc.collect()
+    for i in range(warmup + n):
+        pair = ((raw, raw_t), (ours, ours_t)) if i % 2 == 0 else ((ours, ours_t), (raw, raw_t))
+        for fn, sink in pair:
+            t0 = perf()
+            await fn()
+            dt = perf() - t0
+            if i >= warmup:
+                sink.append(dt / 1e6)
+    return raw_t, ours_t
+
+
+def summarize(name: str, raw_t: list[float], ours_t: list[float], *, events: int | None = None,
+              chunks: int | None = None) -> dict[str, Any]:
+    raw_m, ours_m = median(raw_t), median(ours_t)
+    added = ours_m - raw_m
+    paired = median([o - r for r, o in zip(raw_t, ours_t)])
+    row: dict[str, Any] = {
+        "scenario": name,
+        "n": len(raw_t),
+        "raw_median_ms": raw_m,
+        "ours_median_ms": ours_m,
+        "raw_p10_ms": quantile(raw_t, 0.1),
+        "raw_p90_ms": quantile(raw_t, 0.9),
+        "ours_p10_ms": quantile(ours_t, 0.1),
+        "ours_p90_ms": quantile(ours_t, 0.9),
+        "added_ms": added,
+        "added_paired_median_ms": paired,
+        "ratio": ours_m / raw_m if raw_m else float("nan"),
+    }
+    if events:
+        row["events"] = events
+        row["wire_chunks"] = chunks
+        row["added_per_event_us"] = added * 1000 / events
+        row["bound_us_per_event"] = EVENT_BOUND_US
+        row["pass"] = row["added_per_event_us"] <= EVENT_BOUND_US
+    else:
+        row["bound_ms"] = CALL_BOUND_MS
+        row["pass"] = added <= CALL_BOUND_MS
+    return row
+
+
+# ---------------------------------------------------------------------- scenarios
+
+
+def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
+    import openai
+
+    from agentos_llm import create_provider
+
+    client = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+    provider = create_provider("openai", api_key=API_KEY, base_url=base_url, max_retries=0)
+    whole_msgs = [{"role": "user", "content": WHOLE_PROMPT}]
+    stream_msgs = [{"role": "user", "content": STREAM_PROMPT}]
+
+    def raw_whole() -> Any:
+        r = client.chat.completions.create(model=MODEL, messages=whole_msgs)  # type: ignore[arg-type]
+        u = r.usage
+        assert u is not None
+        return r.choices[0].message.content, u.prompt_tokens, u.completion_tokens
+
+    def ours_whole() -> Any:
+        r = provider.generate_sync(MODEL, whole_msgs)
+        return r.text, r.usage.input_tokens, r.usage.output_tokens
+
+    counts = {"raw": 0, "ours": 0}
+
+    def raw_stream() -> Any:
+        stream = client.chat.completions.create(model=MODEL, messages=stream_msgs,  # type: ignore[arg-type]
+                                                stream=True, stream_options={"include_usage": True})
+        k = 0
+        usage = None
+        for chunk in stream:
+            k += 1
+            if chunk.choices:
+                _ = chunk.choices[0].delta.content
+            if chunk.usage is not None:
+                usage = chunk.usage
+        counts["raw"] = k
+        return usage
+
+    def ours_stream() -> Any:
+        k = 0
+        done = None
+        for event in provider.stream_sync(MODEL, stream_msgs):
+            k += 1
+            if event.type == "text_delta":
+                _ = event.delta
+            elif event.type == "done":
+                done = event.response
+        counts["ours"] = k
+        return done
+
+    try:
+        rows = [summarize("sync whole", *run_sync(raw_whole, ours_whole, n, warmup))]
+        raw_t, ours_t = run_sync(raw_stream, ours_stream, n, warmup)
+        rows.append(summarize("sync stream", raw_t, ours_t, events=counts["ours"], chunks=counts["raw"]))
+        return rows
+    finally:
+        client.close()
+        provider.close()
+
+
+async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
+    import openai
+
+    from agentos_llm import create_provider
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+    provider = create_provider("openai", api_key=API_KEY, base_url=base_url, max_retries=0)
+    whole_msgs = [{"role": "user", "content": WHOLE_PROMPT}]
+    stream_msgs = [{"role": "user", "content": STREAM_PROMPT}]
+
+    async def raw_whole() -> Any:
+        r = await client.chat.completions.create(model=MODEL, messages=whole_msgs)  # type: ignore[arg-type]
+        u = r.usage
+        assert u is not None
+        return r.choices[0].message.content, u.prompt_tokens, u.completion_tokens
+
+    async def ours_whole() -> Any:
+        r = await provider.generate(MODEL, whole_msgs)
+        return r.text, r.usage.input_tokens, r.usage.output_tokens
+
+    counts = {"raw": 0, "ours": 0}
+
+    async def raw_stream() -> Any:
+        stream = await client.chat.completions.create(
+            model=MODEL, messages=stream_msgs, stream=True,  # type: ignore[arg-type]
+            stream_options={"include_usage": True})
+        k = 0
+        usage = None
+        async for chunk in stream:
+            k += 1
+            if chunk.choices:
+                _ = chunk.choices[0].delta.content
+            if chunk.usage is not None:
+                usage = chunk.usage
+        counts["raw"] = k
+        return usage
+
+    async def ours_stream() -> Any:
+        k = 0
+        done = None
+        async with provider.stream(MODEL, stream_msgs) as events:
+            async for event in events:
+                k += 1
+                if event.type == "text_delta":
+                    _ = event.delta
+                elif event.type == "done":
+                    done = event.response
+        counts["ours"] = k
+        return done
+
+    try:
+        rows = [summarize("async whole", *await run_async(raw_whole, ours_whole, n, warmup))]
+        raw_t, ours_t = await run_async(raw_stream, ours_stream, n, warmup)
+        rows.append(summarize("async stream", raw_t, ours_t, events=counts["ours"], chunks=counts["raw"]))
+        return rows
+    finally:
+        await client.close()
+        await provider.aclose()
+
+
+# ---------------------------------------------------------------------- report
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    head = (f"{'scenario':<13} {'n':>4} {'raw med':>10} {'ours med':>10} {'added':>10} {'paired':>10} "
+            f"{'ratio':>6} {'per event':>10} {'bound':>9}  result")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        per_event = f"{r['added_per_event_us']:.2f} us" if "added_per_event_us" in r else ""
+        bound = f"{r['bound_us_per_event']:g} us/ev" if "bound_us_per_event" in r else f"{r['bound_ms']:g} ms"
+        print(f"{r['scenario']:<13} {r['n']:>4} {r['raw_median_ms']:>7.3f} ms {r['ours_median_ms']:>7.3f} ms "
+              f"{r['added_ms']:>+7.3f} ms {r['added_paired_median_ms']:>+7.3f} ms {r['ratio']:>6.3f} "
+              f"{per_event:>10} {bound:>9}  {'PASS' if r['pass'] else 'FAIL'}")
+    for r in rows:
+        if "events" in r:
+            print(f"  {r['scenario']}: {r['events']} events yielded by ours, {r['wire_chunks']} chunks "
+                  "read from the raw SDK stream per call")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=500, help="measured calls per side and scenario (default 500)")
+    parser.add_argument("--warmup", type=int, default=50, help="unmeasured calls per side first (default 50)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--inproc", action="store_true",
+                        help="run the emulator in this process (default: a child process)")
+    parser.add_argument("--only", choices=("sync", "async"), help="run only the sync or the async scenarios")
+    args = parser.parse_args(argv)
+
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    with emulator(args.inproc) as base_url:
+        if args.only in (None, "sync"):
+            rows += sync_scenarios(base_url, args.n, args.warmup)
+        if args.only in (None, "async"):
+            rows += asyncio.run(async_scenarios(base_url, args.n, args.warmup))
+    elapsed = time.perf_counter() - started
+
+    info = machine()
+    print(f"python {info['python']} on {info['platform']}, {info['cpus']} cpus; openai {info['openai']}, "
+          f"pydantic {info['pydantic']}; emulator {'in-process' if args.inproc else 'in a child process'}; "
+          f"{args.warmup} warm-up + {args.n} measured calls per side, interleaved; {elapsed:.1f} s")
+    print("added = median(ours) - median(raw); paired = median of per-iteration (ours - raw)\n")
+    print_table(rows)
+    print("\noverall:", "PASS" if all(r["pass"] for r in rows) else "FAIL")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "machine": info, "n": args.n, "warmup": args.warmup, "inproc": args.inproc,
+            "bounds": {"call_ms": CALL_BOUND_MS, "event_us": EVENT_BOUND_US},
+            "results": rows, "elapsed_s": elapsed,
+        }, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test suite as CI runs it: cassettes replay only, and no connection leaves 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+[ -x "$PY" ] || PY=python3
+exec "$PY" -m pytest -q --record-mode=none --block-network --allowed-hosts='127\.0\.0\.1,localhost' "$@"

@@ -1,0 +1,239 @@
+"""Shared pieces of the cassette tests: vcrpy configuration, secret scrubbing and the recording target.
+
+Cassettes live in the repo-root ``cassettes/`` directory and are recorded through the real
+``openai`` SDK (which sends through ``httpx2``; vcrpy >= 9 patches ``httpx2`` transports natively).
+
+Where requests go while a test runs:
+
+- default: a :class:`~agentos_llm.testing.emulator.WireEmulator` on a random loopback port, with the
+  key ``sk-test-cassette`` (key-shaped on purpose, so the scrubbing is exercised on every recording);
+- ``AGENTOS_LLM_RECORD_LIVE=1`` with ``OPENAI_API_KEY``: the real OpenAI API (``OPENAI_BASE_URL`` or
+  ``https://api.openai.com/v1``), for re-recording with ``--record-mode=all``;
+- ``AGENTOS_LLM_CASSETTE_NO_EMULATOR=1``: no server at all, the base URL is ``http://127.0.0.1:9/v1``
+  (the discard port, where nothing listens), so a passing run proves every answer came from a cassette.
+
+Both modes send the same request bodies (same model names and options) and requests are matched
+on method, path, query and body only, so a cassette recorded against either replays with any base URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentos_llm import IProvider, create_provider
+from agentos_llm.testing.emulator import Fault, Reply, WireEmulator
+
+__all__ = [
+    "CASSETTE_DIR",
+    "CHAT_MODEL",
+    "EMBEDDING_MODEL",
+    "TEST_API_KEY",
+    "CassetteTarget",
+    "find_key_like",
+    "open_target",
+    "recorded_json",
+    "recorded_sse",
+    "scrub_request",
+    "scrub_response",
+    "scrub_text",
+    "vcr_config",
+]
+
+CASSETTE_DIR = Path(__file__).resolve().parent.parent / "cassettes"
+
+#: The key the emulator runs get; key-shaped so that the scrubbing is tested by every recording.
+TEST_API_KEY = "sk-test-cassette"
+#: Models used by every recording (emulated or live), so request bodies match either way.
+CHAT_MODEL = "gpt-4.1-nano"
+EMBEDDING_MODEL = "text-embedding-3-small"
+LIVE_ENV = "AGENTOS_LLM_RECORD_LIVE"
+NO_EMULATOR_ENV = "AGENTOS_LLM_CASSETTE_NO_EMULATOR"
+#: Where requests go in the no-emulator mode: the discard port on loopback, nothing listens there.
+DEAD_BASE_URL = "http://127.0.0.1:9/v1"
+REDACTED = "<REDACTED>"
+
+# Request headers dropped before anything is written (vcrpy's filter_headers).
+FILTER_HEADERS = (
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "x-goog-api-key",
+    "openai-organization",
+    "openai-project",
+    "cookie",
+    "set-cookie",
+)
+# Response headers that identify the account or carry session cookies.
+DROP_RESPONSE_HEADERS = frozenset({"set-cookie", "openai-organization", "openai-project"})
+FILTER_QUERY_PARAMETERS = ("key", "api_key", "api-key")
+
+#: Key-like strings: OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), Google (AIza), Groq (gsk_), xAI (xai-),
+#: Hugging Face (hf_), any bearer token, and the literal test key.
+KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(re.escape(TEST_API_KEY)),
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{30,}"),
+    re.compile(r"\bgsk_[A-Za-z0-9]{16,}"),
+    re.compile(r"\bxai-[A-Za-z0-9]{16,}"),
+    re.compile(r"\bhf_[A-Za-z0-9]{16,}"),
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{8,}"),
+)
+
+
+# ---------------------------------------------------------------------- scrubbing
+
+
+def find_key_like(text: str) -> list[str]:
+    """Every key-like substring of ``text``."""
+    return [m.group(0) for pattern in KEY_PATTERNS for m in pattern.finditer(text)]
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with every key-like substring replaced by ``<REDACTED>``."""
+    for pattern in KEY_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+def _scrub_body(body: Any) -> Any:
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body
+        scrubbed = scrub_text(text)
+        return body if scrubbed == text else scrubbed.encode("utf-8")
+    if isinstance(body, str):
+        return scrub_text(body)
+    return body
+
+
+def scrub_request(request: Any) -> Any:
+    """vcrpy ``before_record_request``: key-like values out of the URI, headers and body.
+
+    vcrpy runs it on a deep copy, after ``filter_headers``, both before recording and before
+    matching, so matching sees the same scrubbed request as the cassette holds.
+    """
+    request.uri = scrub_text(request.uri)
+    for name in list(request.headers):
+        value = request.headers[name]
+        if isinstance(value, str):
+            request.headers[name] = scrub_text(value)
+    request.body = _scrub_body(request.body)
+    return request
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """vcrpy ``before_record_response``: account headers and cookies dropped, key-like values removed."""
+    headers = response.get("headers") or {}
+    cleaned: dict[str, Any] = {}
+    for name, values in headers.items():
+        if name.lower() in DROP_RESPONSE_HEADERS:
+            continue
+        cleaned[name] = [scrub_text(v) if isinstance(v, str) else v for v in values]
+    response["headers"] = cleaned
+    body = response.get("body")
+    if isinstance(body, dict) and "string" in body:
+        body["string"] = _scrub_body(body["string"])
+    return response
+
+
+def vcr_config(module_name: str) -> dict[str, Any]:
+    """The ``vcr_config`` for a test module: cassettes in ``cassettes/<module_name>/``."""
+    return {
+        "cassette_library_dir": str(CASSETTE_DIR / module_name),
+        "filter_headers": list(FILTER_HEADERS),
+        "filter_query_parameters": list(FILTER_QUERY_PARAMETERS),
+        # No scheme, host or port: a cassette replays against any base URL.
+        "match_on": ["method", "path", "query", "body"],
+        "decode_compressed_response": True,
+        "before_record_request": scrub_request,
+        "before_record_response": scrub_response,
+        "record_on_exception": False,
+    }
+
+
+# ---------------------------------------------------------------------- the recording target
+
+
+@dataclass
+class CassetteTarget:
+    """Where the provider sends: the emulator, the real API (live recording) or nowhere (replay only)."""
+
+    base_url: str
+    api_key: str
+    live: bool = False
+    emulator: WireEmulator | None = None
+    providers: list[IProvider] = field(default_factory=list)
+
+    def script(self, *items: Reply | Fault) -> None:
+        """Scripts the emulator's answers; a no-op live or without an emulator (a replay)."""
+        if self.emulator is not None:
+            self.emulator.script(*items)
+
+    def provider(self) -> IProvider:
+        """Our OpenAI provider (the real openai SDK underneath), pointed at the target, no retries."""
+        provider = create_provider("openai", api_key=self.api_key, base_url=self.base_url, max_retries=0)
+        self.providers.append(provider)
+        return provider
+
+
+def open_target(cassette: Any) -> Iterator[CassetteTarget]:
+    """The body of the ``target`` fixture; ``cassette`` is pytest-recording's ``vcr`` fixture.
+
+    When the cassette is replay-only (``--record-mode=none``, or ``once`` with the cassette on disk),
+    the teardown checks that the emulator got no request and that every recorded interaction was played.
+    """
+    key = os.environ.get("OPENAI_API_KEY", "")
+    emulator: WireEmulator | None = None
+    if os.environ.get(LIVE_ENV) == "1":
+        if not key:
+            raise RuntimeError(f"{LIVE_ENV}=1 needs OPENAI_API_KEY")
+        base_url = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        target = CassetteTarget(base_url=base_url, api_key=key, live=True)
+    elif os.environ.get(NO_EMULATOR_ENV) == "1":
+        target = CassetteTarget(base_url=DEAD_BASE_URL, api_key=TEST_API_KEY)
+    else:
+        emulator = WireEmulator(models=[CHAT_MODEL, "gpt-4.1-mini", EMBEDDING_MODEL]).start()
+        target = CassetteTarget(base_url=emulator.openai_base_url, api_key=TEST_API_KEY, emulator=emulator)
+    try:
+        yield target
+        if cassette is not None and cassette.write_protected:
+            if emulator is not None:
+                assert emulator.requests == [], "a replay reached the emulator: the cassette did not answer"
+            assert cassette.all_played, f"{cassette.path}: not every recorded interaction was replayed"
+    finally:
+        for provider in target.providers:
+            provider.close()
+        if emulator is not None:
+            emulator.stop()
+
+
+# ---------------------------------------------------------------------- reading what was recorded
+
+
+def _body_text(cassette: Any, index: int) -> str:
+    body = cassette.responses[index]["body"]["string"]
+    return body.decode("utf-8") if isinstance(body, bytes) else str(body)
+
+
+def recorded_json(cassette: Any, index: int) -> Any:
+    """The JSON body of the cassette's ``index``-th response (recorded now or loaded from disk)."""
+    return json.loads(_body_text(cassette, index))
+
+
+def recorded_sse(cassette: Any, index: int) -> list[Any]:
+    """The JSON ``data:`` payloads of the cassette's ``index``-th (streamed) response, ``[DONE]`` left out."""
+    events = []
+    for line in _body_text(cassette, index).splitlines():
+        if line.startswith("data:"):
+            data = line[5:].strip()
+            if data and data != "[DONE]":
+                events.append(json.loads(data))
+    return events
