@@ -227,8 +227,11 @@ def describe_error_body(body: Any) -> tuple[str | None, str | None, str | None]:
     if not isinstance(err, Mapping):
         return None, None, None
     message = _first_str(err.get("message"), err.get("detail"), body.get("message"), body.get("detail"))
-    if message is None and isinstance(err.get("detail"), list):
-        message = json.dumps(err["detail"])[:500]
+    if message is None:
+        # Validation details as a list or object (FastAPI-style `detail`, Mistral's 422 `message`).
+        nested = next((v for v in (err.get("detail"), err.get("message")) if isinstance(v, (list, Mapping))), None)
+        if nested is not None:
+            message = json.dumps(nested)[:500]
     code = _first_str(err.get("code"), body.get("code"))
     etype = _first_str(err.get("type"), err.get("status"), body.get("type"))
     return message, code, etype
@@ -284,7 +287,7 @@ def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = 
     """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
     if not headers:
         return None
-    get = headers.get
+    get = {k.lower(): v for k, v in headers.items()}.get  # header names are case-insensitive
     ms = get("retry-after-ms")
     if ms:
         try:

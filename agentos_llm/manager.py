@@ -87,8 +87,7 @@ class AIModelProviderManager:
             if not present:
                 continue
             try:
-                provider = create_provider(pid, env=environ, **provider_kwargs) if pid not in defined else (
-                    create_provider(pid, **provider_kwargs))
+                provider = create_provider(pid, env=environ, **provider_kwargs)
             except MissingDependencyError as exc:
                 manager.skipped[pid] = f"{present[0]} is set, but {exc}"
                 continue

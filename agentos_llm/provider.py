@@ -36,7 +36,7 @@ from .model_traits import ModelTraits, traits_for
 from .options import GenerateOptions, parse_options
 from .retry import RetryPolicy
 from .structured import StructuredMode, StructuredPlan
-from .sync_bridge import iterate_sync, run_sync
+from .sync_bridge import iterate_sync
 from .types import (
     CompletionResponse,
     DoneEvent,
@@ -637,8 +637,14 @@ class IProvider(ABC):
         return HealthStatus(provider=self.provider_id, ok=True, latency_ms=(time.perf_counter() - started) * 1000)
 
     def check_health_sync(self) -> HealthStatus:
-        """`check_health`, blocking."""
-        return run_sync(self.check_health())
+        """`check_health`, blocking (on the sync transport: no async client gets bound to another loop)."""
+        started = time.perf_counter()
+        try:
+            self._send_guarded("models", None, min(10.0, self.retry_policy.timeout or 10.0), None)
+        except AgentOSLLMError as exc:
+            return HealthStatus(provider=self.provider_id, ok=False, error=f"{type(exc).__name__}: {exc}",
+                                latency_ms=(time.perf_counter() - started) * 1000)
+        return HealthStatus(provider=self.provider_id, ok=True, latency_ms=(time.perf_counter() - started) * 1000)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -153,7 +153,7 @@ class _Defined:
         return {k: v.resolve(k, self.name, env) for k, v in self.config.items()}
 
     def create(self, kwargs: dict[str, Any]) -> IProvider:
-        values = self.resolved_config()
+        values = self.resolved_config(kwargs.get("env"))
         merged = {k: v for k, v in kwargs.items() if v is not None}
         for key, value in values.items():
             if key == "api_key" and self.config[key].env:

@@ -111,6 +111,11 @@ def _strict_node(node: Any) -> Any:
 
 def _drop_optional_nulls(value: Any, schema: Any, defs: dict[str, Any]) -> Any:
     """Removes nulls that strict mode put where the original schema had an optional field."""
+    if isinstance(schema, dict) and "anyOf" in schema and value is not None:
+        # `X | None`: a non-null value is an X, so look inside X
+        branches = [s for s in schema["anyOf"] if not (isinstance(s, dict) and s.get("type") == "null")]
+        if len(branches) == 1:
+            schema = branches[0]
     if isinstance(schema, dict) and "$ref" in schema:
         schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
     if not isinstance(schema, dict):

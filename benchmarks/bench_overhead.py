@@ -1,9 +1,14 @@
 """Per-call overhead of agentos-llm over the raw openai SDK, against the loopback wire emulator.
 
 Raw SDK and our provider call one emulator in the same run, interleaved call by call (the order
-alternates every iteration) after a warm-up, so drift of the machine and of the server cancels
-out. Calls are sequential on keep-alive clients. Reported: medians, the added time (median ours
-minus median raw) and the median of the per-iteration paired differences.
+rotates every iteration) after a warm-up, so drift of the machine and of the server cancels out.
+Calls are sequential on keep-alive clients. Reported: medians, the added time (median ours minus
+median raw) and the median of the per-iteration paired differences.
+
+A third side, the "floor", is the same SDK client's low-level `post` returning the bare HTTP
+response decoded with `json.loads` only: the I/O our provider does underneath. `ours - floor` is
+the cost of our own layer (conversion to our types, validation, retry policy, cost lookup), which
+is what profiling should look at; `ours - raw` is what the bounds are about.
 
 Scenarios:
   sync / async whole response: `chat.completions.create` reading the text and usage, versus
@@ -46,60 +51,66 @@ perf = time.perf_counter_ns
 # ---------------------------------------------------------------------- measurement loops
 
 
-def run_sync(raw: Callable[[], Any], ours: Callable[[], Any], n: int, warmup: int) -> tuple[list[float], list[float]]:
-    """Interleaved timings in ms (raw first on even iterations, ours first on odd ones)."""
-    raw_t: list[float] = []
-    ours_t: list[float] = []
+def _order(i: int, k: int) -> list[int]:
+    """Side order for iteration i: rotated every iteration, so each side runs first equally often."""
+    return [(i + j) % k for j in range(k)]
+
+
+def run_sync(sides: list[Callable[[], Any]], n: int, warmup: int) -> list[list[float]]:
+    """Interleaved timings in ms, one list per side."""
+    times: list[list[float]] = [[] for _ in sides]
     gc.collect()
     for i in range(warmup + n):
-        pair = ((raw, raw_t), (ours, ours_t)) if i % 2 == 0 else ((ours, ours_t), (raw, raw_t))
-        for fn, sink in pair:
+        for j in _order(i, len(sides)):
+            fn = sides[j]
             t0 = perf()
             fn()
             dt = perf() - t0
             if i >= warmup:
-                sink.append(dt / 1e6)
-    return raw_t, ours_t
+                times[j].append(dt / 1e6)
+    return times
 
 
-async def run_async(raw: Callable[[], Awaitable[Any]], ours: Callable[[], Awaitable[Any]], n: int,
-                    warmup: int) -> tuple[list[float], list[float]]:
-    raw_t: list[float] = []
-    ours_t: list[float] = []
+async def run_async(sides: list[Callable[[], Awaitable[Any]]], n: int, warmup: int) -> list[list[float]]:
+    times: list[list[float]] = [[] for _ in sides]
     gc.collect()
     for i in range(warmup + n):
-        pair = ((raw, raw_t), (ours, ours_t)) if i % 2 == 0 else ((ours, ours_t), (raw, raw_t))
-        for fn, sink in pair:
+        for j in _order(i, len(sides)):
+            fn = sides[j]
             t0 = perf()
             await fn()
             dt = perf() - t0
             if i >= warmup:
-                sink.append(dt / 1e6)
-    return raw_t, ours_t
+                times[j].append(dt / 1e6)
+    return times
 
 
-def summarize(name: str, raw_t: list[float], ours_t: list[float], *, events: int | None = None,
+def summarize(name: str, times: list[list[float]], *, events: int | None = None,
               chunks: int | None = None) -> dict[str, Any]:
-    raw_m, ours_m = median(raw_t), median(ours_t)
+    raw_t, ours_t, floor_t = times
+    raw_m, ours_m, floor_m = median(raw_t), median(ours_t), median(floor_t)
     added = ours_m - raw_m
-    paired = median([o - r for r, o in zip(raw_t, ours_t)])
     row: dict[str, Any] = {
         "scenario": name,
         "n": len(raw_t),
         "raw_median_ms": raw_m,
         "ours_median_ms": ours_m,
+        "floor_median_ms": floor_m,
         "raw_p10_ms": quantile(raw_t, 0.1),
         "raw_p90_ms": quantile(raw_t, 0.9),
         "ours_p10_ms": quantile(ours_t, 0.1),
         "ours_p90_ms": quantile(ours_t, 0.9),
         "added_ms": added,
-        "added_paired_median_ms": paired,
+        "added_paired_median_ms": median([o - r for r, o in zip(raw_t, ours_t)]),
         "ratio": ours_m / raw_m if raw_m else float("nan"),
+        "layer_ms": ours_m - floor_m,
+        "layer_paired_median_ms": median([o - f for f, o in zip(floor_t, ours_t)]),
     }
     if events:
         row["events"] = events
         row["wire_chunks"] = chunks
         row["added_per_event_us"] = added * 1000 / events
+        row["layer_per_event_us"] = row["layer_ms"] * 1000 / events
         row["bound_us_per_event"] = EVENT_BOUND_US
         row["pass"] = row["added_per_event_us"] <= EVENT_BOUND_US
     else:
@@ -109,6 +120,37 @@ def summarize(name: str, raw_t: list[float], ours_t: list[float], *, events: int
 
 
 # ---------------------------------------------------------------------- scenarios
+#
+# Three sides per scenario, interleaved: "raw" (the openai SDK's typed API, the baseline of the
+# bounds), "ours" (the provider), and "floor": the same SDK client's low-level `post` returning the
+# bare HTTP response, decoded with `json.loads` only. The floor is exactly the I/O our provider
+# does underneath, so ours - floor is the cost of our own layer (conversions, validation, policy).
+
+
+def _http_response_cls() -> Any:
+    try:
+        import httpx2
+
+        return httpx2.Response
+    except ImportError:  # an openai SDK on httpx
+        import httpx
+
+        return httpx.Response
+
+
+WHOLE_MSGS: list[dict[str, Any]] = [{"role": "user", "content": WHOLE_PROMPT}]
+STREAM_MSGS: list[dict[str, Any]] = [{"role": "user", "content": STREAM_PROMPT}]
+WHOLE_BODY = {"model": MODEL, "messages": WHOLE_MSGS}
+STREAM_BODY = {"model": MODEL, "messages": STREAM_MSGS, "stream": True, "stream_options": {"include_usage": True}}
+
+
+def _decode_lines(lines: Any) -> int:
+    k = 0
+    for line in lines:
+        if line.startswith("data: ") and not line.startswith("data: [DONE]"):
+            json.loads(line[6:])
+            k += 1
+    return k
 
 
 def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
@@ -117,24 +159,28 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
     from agentos_llm import create_provider
 
     client = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+    floor_client = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     provider = create_provider("openai", api_key=API_KEY, base_url=base_url, max_retries=0)
-    whole_msgs = [{"role": "user", "content": WHOLE_PROMPT}]
-    stream_msgs = [{"role": "user", "content": STREAM_PROMPT}]
+    response_cls = _http_response_cls()
 
     def raw_whole() -> Any:
-        r = client.chat.completions.create(model=MODEL, messages=whole_msgs)  # type: ignore[arg-type]
+        r = client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS)  # type: ignore[arg-type]
         u = r.usage
         assert u is not None
         return r.choices[0].message.content, u.prompt_tokens, u.completion_tokens
 
     def ours_whole() -> Any:
-        r = provider.generate_sync(MODEL, whole_msgs)
+        r = provider.generate_sync(MODEL, WHOLE_MSGS)
         return r.text, r.usage.input_tokens, r.usage.output_tokens
+
+    def floor_whole() -> Any:
+        r = floor_client.post("/chat/completions", body=WHOLE_BODY, cast_to=response_cls)
+        return json.loads(r.content)
 
     counts = {"raw": 0, "ours": 0}
 
     def raw_stream() -> Any:
-        stream = client.chat.completions.create(model=MODEL, messages=stream_msgs,  # type: ignore[arg-type]
+        stream = client.chat.completions.create(model=MODEL, messages=STREAM_MSGS,  # type: ignore[arg-type]
                                                 stream=True, stream_options={"include_usage": True})
         k = 0
         usage = None
@@ -150,7 +196,7 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
     def ours_stream() -> Any:
         k = 0
         done = None
-        for event in provider.stream_sync(MODEL, stream_msgs):
+        for event in provider.stream_sync(MODEL, STREAM_MSGS):
             k += 1
             if event.type == "text_delta":
                 _ = event.delta
@@ -159,13 +205,22 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
         counts["ours"] = k
         return done
 
+    def floor_stream() -> Any:
+        r = floor_client.post("/chat/completions", body=STREAM_BODY, cast_to=response_cls, stream=True,
+                              stream_cls=None)
+        try:
+            return _decode_lines(r.iter_lines())
+        finally:
+            r.close()
+
     try:
-        rows = [summarize("sync whole", *run_sync(raw_whole, ours_whole, n, warmup))]
-        raw_t, ours_t = run_sync(raw_stream, ours_stream, n, warmup)
-        rows.append(summarize("sync stream", raw_t, ours_t, events=counts["ours"], chunks=counts["raw"]))
+        rows = [summarize("sync whole", run_sync([raw_whole, ours_whole, floor_whole], n, warmup))]
+        times = run_sync([raw_stream, ours_stream, floor_stream], n, warmup)
+        rows.append(summarize("sync stream", times, events=counts["ours"], chunks=counts["raw"]))
         return rows
     finally:
         client.close()
+        floor_client.close()
         provider.close()
 
 
@@ -175,25 +230,29 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
     from agentos_llm import create_provider
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+    floor_client = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     provider = create_provider("openai", api_key=API_KEY, base_url=base_url, max_retries=0)
-    whole_msgs = [{"role": "user", "content": WHOLE_PROMPT}]
-    stream_msgs = [{"role": "user", "content": STREAM_PROMPT}]
+    response_cls = _http_response_cls()
 
     async def raw_whole() -> Any:
-        r = await client.chat.completions.create(model=MODEL, messages=whole_msgs)  # type: ignore[arg-type]
+        r = await client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS)  # type: ignore[arg-type]
         u = r.usage
         assert u is not None
         return r.choices[0].message.content, u.prompt_tokens, u.completion_tokens
 
     async def ours_whole() -> Any:
-        r = await provider.generate(MODEL, whole_msgs)
+        r = await provider.generate(MODEL, WHOLE_MSGS)
         return r.text, r.usage.input_tokens, r.usage.output_tokens
+
+    async def floor_whole() -> Any:
+        r = await floor_client.post("/chat/completions", body=WHOLE_BODY, cast_to=response_cls)
+        return json.loads(r.content)
 
     counts = {"raw": 0, "ours": 0}
 
     async def raw_stream() -> Any:
         stream = await client.chat.completions.create(
-            model=MODEL, messages=stream_msgs, stream=True,  # type: ignore[arg-type]
+            model=MODEL, messages=STREAM_MSGS, stream=True,  # type: ignore[arg-type]
             stream_options={"include_usage": True})
         k = 0
         usage = None
@@ -209,7 +268,7 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
     async def ours_stream() -> Any:
         k = 0
         done = None
-        async with provider.stream(MODEL, stream_msgs) as events:
+        async with provider.stream(MODEL, STREAM_MSGS) as events:
             async for event in events:
                 k += 1
                 if event.type == "text_delta":
@@ -219,13 +278,27 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
         counts["ours"] = k
         return done
 
+    async def floor_stream() -> Any:
+        r = await floor_client.post("/chat/completions", body=STREAM_BODY, cast_to=response_cls, stream=True,
+                                    stream_cls=None)
+        k = 0
+        try:
+            async for line in r.aiter_lines():
+                if line.startswith("data: ") and not line.startswith("data: [DONE]"):
+                    json.loads(line[6:])
+                    k += 1
+        finally:
+            await r.aclose()
+        return k
+
     try:
-        rows = [summarize("async whole", *await run_async(raw_whole, ours_whole, n, warmup))]
-        raw_t, ours_t = await run_async(raw_stream, ours_stream, n, warmup)
-        rows.append(summarize("async stream", raw_t, ours_t, events=counts["ours"], chunks=counts["raw"]))
+        rows = [summarize("async whole", await run_async([raw_whole, ours_whole, floor_whole], n, warmup))]
+        times = await run_async([raw_stream, ours_stream, floor_stream], n, warmup)
+        rows.append(summarize("async stream", times, events=counts["ours"], chunks=counts["raw"]))
         return rows
     finally:
         await client.close()
+        await floor_client.close()
         await provider.aclose()
 
 
@@ -238,15 +311,22 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print(head)
     print("-" * len(head))
     for r in rows:
-        per_event = f"{r['added_per_event_us']:.2f} us" if "added_per_event_us" in r else ""
+        per_event = f"{r['added_per_event_us']:+.2f} us" if "added_per_event_us" in r else ""
         bound = f"{r['bound_us_per_event']:g} us/ev" if "bound_us_per_event" in r else f"{r['bound_ms']:g} ms"
         print(f"{r['scenario']:<13} {r['n']:>4} {r['raw_median_ms']:>7.3f} ms {r['ours_median_ms']:>7.3f} ms "
               f"{r['added_ms']:>+7.3f} ms {r['added_paired_median_ms']:>+7.3f} ms {r['ratio']:>6.3f} "
               f"{per_event:>10} {bound:>9}  {'PASS' if r['pass'] else 'FAIL'}")
+    print("\nour own layer, against the transport floor (same SDK client, low-level post + json.loads):")
+    for r in rows:
+        line = (f"  {r['scenario']:<13} floor {r['floor_median_ms']:7.3f} ms   ours - floor "
+                f"{r['layer_ms']:+.3f} ms (paired {r['layer_paired_median_ms']:+.3f} ms)")
+        if "layer_per_event_us" in r:
+            line += f" = {r['layer_per_event_us']:+.2f} us per event"
+        print(line)
     for r in rows:
         if "events" in r:
             print(f"  {r['scenario']}: {r['events']} events yielded by ours, {r['wire_chunks']} chunks "
-                  "read from the raw SDK stream per call")
+                  "read from the raw SDK stream, per call")
 
 
 def main(argv: list[str] | None = None) -> int:

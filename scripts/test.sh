@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 [ -x "$PY" ] || PY=python3
+export AGENTOS_LLM_CASSETTE_NO_EMULATOR=1
 exec "$PY" -m pytest -q --record-mode=none --block-network --allowed-hosts='127\.0\.0\.1,localhost' "$@"

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentos_llm import IProvider, create_provider
+from agentos_llm.provider import IProvider
+from agentos_llm.registry import create_provider
 from agentos_llm.testing.emulator import Fault, Reply, WireEmulator
 
 __all__ = [
@@ -37,8 +38,6 @@ __all__ = [
     "CassetteTarget",
     "find_key_like",
     "open_target",
-    "recorded_json",
-    "recorded_sse",
     "scrub_request",
     "scrub_response",
     "scrub_text",
@@ -164,13 +163,16 @@ def vcr_config(module_name: str) -> dict[str, Any]:
 
 @dataclass
 class CassetteTarget:
-    """Where the provider sends: the emulator, the real API (live recording) or nowhere (replay only)."""
+    """Where the provider sends (the emulator, the real API, or nowhere), and what the cassette holds."""
 
     base_url: str
     api_key: str
+    cassette: Any = None
     live: bool = False
     emulator: WireEmulator | None = None
     providers: list[IProvider] = field(default_factory=list)
+    #: Index of this run's first interaction: with ``--record-mode=all`` the loaded ones come first.
+    offset: int = 0
 
     def script(self, *items: Reply | Fault) -> None:
         """Scripts the emulator's answers; a no-op live or without an emulator (a replay)."""
@@ -182,6 +184,35 @@ class CassetteTarget:
         provider = create_provider("openai", api_key=self.api_key, base_url=self.base_url, max_retries=0)
         self.providers.append(provider)
         return provider
+
+    # what the cassette holds for this run (recorded now or loaded from disk), in request order
+
+    def _interaction(self, index: int) -> tuple[Any, dict[str, Any]]:
+        request, response = self.cassette.data[self.offset + index]
+        return request, response
+
+    def request_json(self, index: int) -> Any:
+        """The JSON body of this run's ``index``-th request as the cassette holds it."""
+        body = self._interaction(index)[0].body
+        return json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+
+    def _response_text(self, index: int) -> str:
+        body = self._interaction(index)[1]["body"]["string"]
+        return body.decode("utf-8") if isinstance(body, bytes) else str(body)
+
+    def response_json(self, index: int) -> Any:
+        """The JSON body of this run's ``index``-th response."""
+        return json.loads(self._response_text(index))
+
+    def response_sse(self, index: int) -> list[Any]:
+        """The JSON ``data:`` payloads of this run's ``index``-th (streamed) response, ``[DONE]`` left out."""
+        events = []
+        for line in self._response_text(index).splitlines():
+            if line.startswith("data:"):
+                data = line[5:].strip()
+                if data and data != "[DONE]":
+                    events.append(json.loads(data))
+        return events
 
 
 def open_target(cassette: Any) -> Iterator[CassetteTarget]:
@@ -202,6 +233,9 @@ def open_target(cassette: Any) -> Iterator[CassetteTarget]:
     else:
         emulator = WireEmulator(models=[CHAT_MODEL, "gpt-4.1-mini", EMBEDDING_MODEL]).start()
         target = CassetteTarget(base_url=emulator.openai_base_url, api_key=TEST_API_KEY, emulator=emulator)
+    target.cassette = cassette
+    if cassette is not None and cassette.record_mode == "all":
+        target.offset = len(cassette)
     try:
         yield target
         if cassette is not None and cassette.write_protected:
@@ -213,27 +247,3 @@ def open_target(cassette: Any) -> Iterator[CassetteTarget]:
             provider.close()
         if emulator is not None:
             emulator.stop()
-
-
-# ---------------------------------------------------------------------- reading what was recorded
-
-
-def _body_text(cassette: Any, index: int) -> str:
-    body = cassette.responses[index]["body"]["string"]
-    return body.decode("utf-8") if isinstance(body, bytes) else str(body)
-
-
-def recorded_json(cassette: Any, index: int) -> Any:
-    """The JSON body of the cassette's ``index``-th response (recorded now or loaded from disk)."""
-    return json.loads(_body_text(cassette, index))
-
-
-def recorded_sse(cassette: Any, index: int) -> list[Any]:
-    """The JSON ``data:`` payloads of the cassette's ``index``-th (streamed) response, ``[DONE]`` left out."""
-    events = []
-    for line in _body_text(cassette, index).splitlines():
-        if line.startswith("data:"):
-            data = line[5:].strip()
-            if data and data != "[DONE]":
-                events.append(json.loads(data))
-    return events

@@ -49,8 +49,12 @@ def env_with(config: Path | None, **values: str) -> dict[str, str]:
 
 def test_argument_beats_env_and_config(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, '[providers.openai]\napi_key = "sk-from-config-000000"\n')
-    p = create_provider("openai", api_key="sk-from-argument-0000", base_url=UNROUTABLE,
-                        env=env_with(cfg, OPENAI_API_KEY="sk-from-env-0000000"))
+    p = create_provider(
+        "openai",
+        api_key="sk-from-argument-0000",
+        base_url=UNROUTABLE,
+        env=env_with(cfg, OPENAI_API_KEY="sk-from-env-0000000"),
+    )
     assert p.api_key is not None
     assert p.api_key.get_secret_value() == "sk-from-argument-0000"
     assert p.credential_source == "argument"
@@ -82,7 +86,8 @@ def test_config_file_named_by_the_real_environment(tmp_path: Path, monkeypatch: 
 def test_config_path_defaults_under_xdg_config_home(tmp_path: Path) -> None:
     assert config_path({"XDG_CONFIG_HOME": str(tmp_path)}) == tmp_path / "agentos-llm" / "config.toml"
     assert config_path({"AGENTOS_LLM_CONFIG": str(tmp_path / "x.toml"), "XDG_CONFIG_HOME": "/elsewhere"}) == (
-        tmp_path / "x.toml")
+        tmp_path / "x.toml"
+    )
     xdg = tmp_path / "xdg"
     (xdg / "agentos-llm").mkdir(parents=True)
     (xdg / "agentos-llm" / "config.toml").write_text('[providers.openai]\napi_key = "sk-xdg-0000000000"\n')

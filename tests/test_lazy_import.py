@@ -87,9 +87,21 @@ def test_creating_an_openai_provider_loads_openai() -> None:
 
 def test_dir_lists_public_names() -> None:
     names = dir(agentos_llm)
-    for name in ("create_provider", "define_provider", "provider_env", "provider_value",
-                 "AIModelProviderManager", "IProvider", "Message", "CompletionResponse",
-                 "ConfigurationError", "MissingDependencyError", "__version__", "types", "errors"):
+    for name in (
+        "create_provider",
+        "define_provider",
+        "provider_env",
+        "provider_value",
+        "AIModelProviderManager",
+        "IProvider",
+        "Message",
+        "CompletionResponse",
+        "ConfigurationError",
+        "MissingDependencyError",
+        "__version__",
+        "types",
+        "errors",
+    ):
         assert name in names
     assert names == sorted(names)
     assert set(agentos_llm.__all__) <= set(names)

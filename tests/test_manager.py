@@ -30,8 +30,15 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No real key, base URL, config file or proxy of the machine running the tests leaks in."""
     names = {v for spec in PROVIDERS.values() for v in (*spec.key_env, *spec.detect_env)}
     names |= {spec.base_url_env for spec in PROVIDERS.values() if spec.base_url_env}
-    names |= {"AGENTOS_LLM_PROVIDER_ORDER", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-              "http_proxy", "https_proxy", "all_proxy"}
+    names |= {
+        "AGENTOS_LLM_PROVIDER_ORDER",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    }
     for name in names:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AGENTOS_LLM_CONFIG", str(tmp_path / "no-such-config.toml"))
@@ -91,8 +98,12 @@ def test_order_argument_replaces_the_order() -> None:
 
 
 def test_order_env_var_replaces_the_order() -> None:
-    env = env_of(GROQ_API_KEY="gsk-1", OPENAI_API_KEY="sk-1", OPENROUTER_API_KEY="or-1",
-                 AGENTOS_LLM_PROVIDER_ORDER=" openai , groq ")
+    env = env_of(
+        GROQ_API_KEY="gsk-1",
+        OPENAI_API_KEY="sk-1",
+        OPENROUTER_API_KEY="or-1",
+        AGENTOS_LLM_PROVIDER_ORDER=" openai , groq ",
+    )
     m = AIModelProviderManager.from_env(env=env)
     assert list(m.providers) == ["openai", "groq"]
     assert m.default_provider.provider_id == "openai"
@@ -162,9 +173,19 @@ def test_no_key_anywhere() -> None:
     with pytest.raises(ConfigurationError) as info:
         m.default_provider  # noqa: B018
     message = str(info.value)
-    expected = ["OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-                "GROQ_API_KEY", "TOGETHER_API_KEY", "MISTRAL_API_KEY", "XAI_API_KEY", "DEEPSEEK_API_KEY",
-                "OLLAMA_BASE_URL"]
+    expected = [
+        "OPENROUTER_API_KEY",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "GROQ_API_KEY",
+        "TOGETHER_API_KEY",
+        "MISTRAL_API_KEY",
+        "XAI_API_KEY",
+        "DEEPSEEK_API_KEY",
+        "OLLAMA_BASE_URL",
+    ]
     positions = [message.index(name) for name in expected]
     assert positions == sorted(positions), message
     with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
@@ -254,8 +275,9 @@ def test_no_model_means_default_provider_and_model(routed: AIModelProviderManage
     assert route.model == PROVIDERS["openrouter"].default_model
 
 
-@pytest.mark.parametrize("model", ["groq/llama-3.3-70b-versatile", "groq:llama", "anthropic/claude-sonnet-4-5",
-                                   "anthropic", "groq"])
+@pytest.mark.parametrize(
+    "model", ["groq/llama-3.3-70b-versatile", "groq:llama", "anthropic/claude-sonnet-4-5", "anthropic", "groq"]
+)
 def test_known_but_unconfigured_provider_is_an_error(routed: AIModelProviderManager, model: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         routed.resolve(model)
@@ -350,15 +372,23 @@ def test_providers_property_is_a_copy(routed: AIModelProviderManager) -> None:
 
 def _completion(model: str, text: str) -> dict[str, Any]:
     return {
-        "id": "chatcmpl-loopback", "object": "chat.completion", "created": 0, "model": model,
+        "id": "chatcmpl-loopback",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
     }
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"id": "chatcmpl-loopback", "object": "chat.completion.chunk", "created": 0, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return {
+        "id": "chatcmpl-loopback",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
 
 class Loopback:
@@ -398,12 +428,16 @@ class Loopback:
                     self._send(400, json.dumps(err).encode())
                 elif kind in ("ok", "midway") and request.get("stream"):
                     if kind == "ok":
-                        chunks = [_chunk(model, {"role": "assistant", "content": "hello "}),
-                                  _chunk(model, {"content": f"from ok to {model}"}),
-                                  _chunk(model, {}, "stop")]
+                        chunks = [
+                            _chunk(model, {"role": "assistant", "content": "hello "}),
+                            _chunk(model, {"content": f"from ok to {model}"}),
+                            _chunk(model, {}, "stop"),
+                        ]
                     else:
-                        chunks = [_chunk(model, {"role": "assistant", "content": "part"}),
-                                  {"error": {"message": "the upstream is overloaded", "type": "server_error"}}]
+                        chunks = [
+                            _chunk(model, {"role": "assistant", "content": "part"}),
+                            {"error": {"message": "the upstream is overloaded", "type": "server_error"}},
+                        ]
                     body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
                     self._send(200, body.encode(), "text/event-stream")
                 elif kind == "ok":
@@ -465,7 +499,8 @@ async def test_generate_without_fallback_raises(fb: tuple[AIModelProviderManager
 
 
 async def test_generate_raises_the_last_error_when_every_route_fails(
-        fb: tuple[AIModelProviderManager, Loopback]) -> None:
+    fb: tuple[AIModelProviderManager, Loopback],
+) -> None:
     m, server = fb
     with pytest.raises(InvalidRequestError):
         await m.generate("groq/m", MSGS, fallback=["mistral/m"])
@@ -485,7 +520,8 @@ async def test_invalid_request_does_not_fall_back(fb: tuple[AIModelProviderManag
 
 
 async def test_fallback_to_an_unconfigured_provider_fails_before_any_call(
-        fb: tuple[AIModelProviderManager, Loopback]) -> None:
+    fb: tuple[AIModelProviderManager, Loopback],
+) -> None:
     m, server = fb
     with pytest.raises(ConfigurationError, match="openai"):
         await m.generate("groq/m", MSGS, fallback=["openai/gpt-4o"])
@@ -534,8 +570,7 @@ async def test_stream_without_fallback_raises(fb: tuple[AIModelProviderManager, 
     await m.aclose()
 
 
-async def test_stream_does_not_fall_back_after_the_first_event(
-        fb: tuple[AIModelProviderManager, Loopback]) -> None:
+async def test_stream_does_not_fall_back_after_the_first_event(fb: tuple[AIModelProviderManager, Loopback]) -> None:
     m, server = fb
     seen: list[str] = []
     with pytest.raises(ServerError):
@@ -568,8 +603,7 @@ def test_stream_sync_falls_back_before_the_first_event(fb: tuple[AIModelProvider
     assert server.hits("ok") == 1
 
 
-def test_stream_sync_does_not_fall_back_after_the_first_event(
-        fb: tuple[AIModelProviderManager, Loopback]) -> None:
+def test_stream_sync_does_not_fall_back_after_the_first_event(fb: tuple[AIModelProviderManager, Loopback]) -> None:
     m, server = fb
     seen: list[str] = []
     with pytest.raises(ServerError), m.stream_sync("deepseek/m", MSGS, fallback=["together/m"]) as stream:
@@ -584,5 +618,4 @@ def test_fallback_is_logged(fb: tuple[AIModelProviderManager, Loopback], caplog:
     m, _ = fb
     with caplog.at_level("WARNING", logger="agentos_llm"):
         m.generate_sync("groq/m", MSGS, fallback=["together/m"])
-    assert any("falling back from groq/m" in r.getMessage() and "ServerError" in r.getMessage()
-               for r in caplog.records)
+    assert any("falling back from groq/m" in r.getMessage() and "ServerError" in r.getMessage() for r in caplog.records)

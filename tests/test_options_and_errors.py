@@ -88,8 +88,12 @@ CLASSIFICATION: list[tuple[str, int | None, Any, type[ProviderError]]] = [
     ("400", 400, _err(etype="invalid_request_error"), InvalidRequestError),
     ("422", 422, {"detail": [{"loc": ["body", "x"], "msg": "field required"}]}, InvalidRequestError),
     ("400 context code", 400, _err("context_length_exceeded", "too long"), ContextLengthExceededError),
-    ("400 context message", 400, _err(message="This model's maximum context length is 8192 tokens"),
-     ContextLengthExceededError),
+    (
+        "400 context message",
+        400,
+        _err(message="This model's maximum context length is 8192 tokens"),
+        ContextLengthExceededError,
+    ),
     ("400 content policy", 400, _err("content_policy_violation"), ContentFilterError),
     ("401", 401, _err("invalid_api_key", "Incorrect API key provided"), AuthenticationError),
     ("403", 403, _err(message="not allowed"), PermissionDeniedError),
@@ -97,17 +101,24 @@ CLASSIFICATION: list[tuple[str, int | None, Any, type[ProviderError]]] = [
     ("404 model_not_found", 404, _err("model_not_found", "The model `x` does not exist"), NotFoundError),
     ("no status model_not_found", None, _err("model_not_found"), NotFoundError),
     ("402", 402, _err(message="payment required"), QuotaExceededError),
-    ("429 insufficient_quota", 429,
-     _err("insufficient_quota", "You exceeded your current quota", "insufficient_quota"), QuotaExceededError),
+    (
+        "429 insufficient_quota",
+        429,
+        _err("insufficient_quota", "You exceeded your current quota", "insufficient_quota"),
+        QuotaExceededError,
+    ),
     ("429", 429, _err("rate_limit_exceeded", "Rate limit reached for requests"), RateLimitError),
     ("500", 500, _err(message="internal"), ServerError),
     ("502", 502, "<html><body>Bad Gateway</body></html>", ServerError),
     ("503", 503, _err(message="unavailable"), ServerError),
     ("529", 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, ServerError),
     ("408", 408, None, APITimeoutError),
-    ("mistral top-level", 400,
-     {"object": "error", "message": "Invalid model: foo", "type": "invalid_model", "param": None, "code": "1500"},
-     InvalidRequestError),
+    (
+        "mistral top-level",
+        400,
+        {"object": "error", "message": "Invalid model: foo", "type": "invalid_model", "param": None, "code": "1500"},
+        InvalidRequestError,
+    ),
     ("mistral top-level 401", 401, {"message": "Unauthorized", "request_id": "abc"}, AuthenticationError),
     ("text body", 400, "plain text problem", InvalidRequestError),
     ("json text body", 429, '{"error": {"message": "slow down"}}', RateLimitError),
@@ -115,8 +126,7 @@ CLASSIFICATION: list[tuple[str, int | None, Any, type[ProviderError]]] = [
 ]
 
 
-@pytest.mark.parametrize(("status", "body", "cls"), [c[1:] for c in CLASSIFICATION],
-                         ids=[c[0] for c in CLASSIFICATION])
+@pytest.mark.parametrize(("status", "body", "cls"), [c[1:] for c in CLASSIFICATION], ids=[c[0] for c in CLASSIFICATION])
 def test_error_classification(status: int | None, body: Any, cls: type[ProviderError]) -> None:
     err = error_from_response(status, body, provider="vendor")
     assert type(err) is cls
@@ -213,8 +223,15 @@ def test_retry_after_reaches_the_error() -> None:
 
 @pytest.mark.parametrize("cls", [ProviderError, RateLimitError, ContextLengthExceededError, ServerError])
 def test_provider_error_pickles_with_all_attributes(cls: type[ProviderError]) -> None:
-    err = cls("went wrong", provider="openai", status_code=429, retry_after=2.5, request_id="req_9",
-              body={"error": {"message": "went wrong"}}, code="some_code")
+    err = cls(
+        "went wrong",
+        provider="openai",
+        status_code=429,
+        retry_after=2.5,
+        request_id="req_9",
+        body={"error": {"message": "went wrong"}},
+        code="some_code",
+    )
     again = pickle.loads(pickle.dumps(err))
     assert type(again) is cls
     for attr in ("message", "provider", "status_code", "retry_after", "request_id", "body", "code"):
@@ -224,8 +241,9 @@ def test_provider_error_pickles_with_all_attributes(cls: type[ProviderError]) ->
 
 
 def test_classified_error_pickles() -> None:
-    err = error_from_response(404, _err("model_not_found", "nope"), provider="groq",
-                              headers={"x-request-id": "r1", "retry-after": "3"})
+    err = error_from_response(
+        404, _err("model_not_found", "nope"), provider="groq", headers={"x-request-id": "r1", "retry-after": "3"}
+    )
     again = pickle.loads(pickle.dumps(err))
     assert type(again) is NotFoundError
     assert (again.status_code, again.code, again.request_id, again.retry_after) == (404, "model_not_found", "r1", 3.0)

@@ -343,8 +343,10 @@ def test_stream_events_form_a_discriminated_union() -> None:
         ({"type": "text_delta", "delta": "a"}, TextDeltaEvent),
         ({"type": "reasoning_delta", "delta": "b"}, ReasoningDeltaEvent),
         ({"type": "tool_call_delta", "index": 0, "id": "c", "name": "f"}, ToolCallDeltaEvent),
-        ({"type": "tool_call", "index": 1, "tool_call": {"id": "c", "name": "f", "arguments": {"x": 1}}},
-         ToolCallEvent),
+        (
+            {"type": "tool_call", "index": 1, "tool_call": {"id": "c", "name": "f", "arguments": {"x": 1}}},
+            ToolCallEvent,
+        ),
         ({"type": "usage", "usage": {"input_tokens": 1, "output_tokens": 2}}, UsageEvent),
     ]
     for raw, cls in cases:

@@ -284,8 +284,10 @@ def _tool_calls_of(message: Mapping[str, Any]) -> list[ToolCall]:
 def _raise_error_body(payload: Mapping[str, Any], provider: str) -> None:
     error = payload.get("error")
     if error:
-        status = error.get("code") if isinstance(error, Mapping) else None
-        raise error_from_response(status if isinstance(status, int) else None, payload, provider=provider)
+        # The HTTP status the host would have sent: an integer `code`, or `status_code` (Groq in-stream errors).
+        candidates = (error.get("code"), error.get("status_code")) if isinstance(error, Mapping) else ()
+        status = next((v for v in candidates if isinstance(v, int) and not isinstance(v, bool)), None)
+        raise error_from_response(status, payload, provider=provider)
 
 
 def _first_choice(choices: Sequence[Any]) -> Mapping[str, Any] | None:

@@ -1,0 +1,386 @@
+"""Conformance over real recorded vendor responses (OpenAI chat and embeddings wire).
+
+Each sample of `../shared/wire-samples/samples.jsonl` (outside this repo; never copied into it) is served
+as recorded by a loopback HTTP server, a provider for the sample's vendor is pointed at it, and what the
+provider returns is checked against the sample's `expected` facts, the same way
+`../shared/tools/wire_check.py` checks them. Both the async and the sync paths are exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+import agentos_llm
+from agentos_llm import errors
+from agentos_llm.provider import IProvider
+from agentos_llm.types import CompletionResponse, DoneEvent, TextDeltaEvent, ToolCallEvent
+
+SAMPLES_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "wire-samples" / "samples.jsonl"
+if not SAMPLES_FILE.is_file():
+    pytest.skip(f"recorded wire samples not found at {SAMPLES_FILE}", allow_module_level=True)
+
+KINDS = ("openai-chat", "openai-embeddings")
+PROVIDER_FOR_VENDOR = {
+    "openai": "openai",
+    "groq": "groq",
+    "openrouter": "openrouter",
+    "mistral": "mistral",
+    "deepseek": "deepseek",
+    "ollama": "ollama",
+}
+FINISH = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+ERROR_FOR_STATUS: dict[int, tuple[type[errors.ProviderError], ...]] = {
+    400: (errors.InvalidRequestError,),
+    401: (errors.AuthenticationError,),
+    402: (errors.QuotaExceededError,),
+    403: (errors.PermissionDeniedError,),
+    404: (errors.NotFoundError,),
+    429: (errors.RateLimitError, errors.QuotaExceededError),
+}
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def _load() -> list[dict[str, Any]]:
+    with SAMPLES_FILE.open(encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [s for s in rows if s["kind"] in KINDS]
+
+
+SAMPLES = _load()
+
+
+def _ids(samples: list[dict[str, Any]]) -> list[str]:
+    return [f"{s['id']}-{s['vendor']}-{s['status']}" for s in samples]
+
+
+# ---------------------------------------------------------------- the loopback server
+
+
+class _Slot:
+    """The sample being served, and the requests that reached the server (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sample: dict[str, Any] | None = None
+        self._requests: list[tuple[str, str, Any]] = []
+
+    def serve(self, sample: dict[str, Any] | None) -> None:
+        with self._lock:
+            self._sample = sample
+            self._requests = []
+
+    def current(self) -> dict[str, Any] | None:
+        with self._lock:
+            return self._sample
+
+    def record(self, method: str, path: str, body: Any) -> None:
+        with self._lock:
+            self._requests.append((method, path, body))
+
+    def requests(self) -> list[tuple[str, str, Any]]:
+        with self._lock:
+            return list(self._requests)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
+    slot: _Slot  # set on the subclass made for the server
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        self.slot.record(self.command, self.path, body)
+        sample = self.slot.current()
+        if sample is None:
+            payload = b'{"error": {"message": "no sample is being served"}}'
+            self.send_response(500)
+            self.send_header("content-type", "application/json")
+        else:
+            payload = (sample.get("body") or "").encode()
+            self.send_response(int(sample["status"]))
+            self.send_header("content-type", sample.get("content_type") or "application/json")
+            if sample.get("retry_after"):
+                self.send_header("retry-after", str(sample["retry_after"]))
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_POST = do_GET = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[int, _Slot]]:
+    slot = _Slot()
+    handler = type("Handler", (_Handler,), {"slot": slot})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, name="wire-samples", daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1], slot
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+class _Providers:
+    """One provider per provider id, pointed at the loopback server and reused across samples."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._made: dict[str, IProvider] = {}
+
+    def get(self, sample: dict[str, Any]) -> IProvider:
+        pid = _provider_id(sample)
+        if pid not in self._made:
+            self._made[pid] = agentos_llm.create_provider(
+                pid, api_key="sk-test", base_url=f"http://127.0.0.1:{self.port}/v1", max_retries=0, timeout=20
+            )
+        return self._made[pid]
+
+    def close(self) -> None:
+        for provider in self._made.values():
+            provider.close()
+
+    async def aclose(self) -> None:
+        for provider in self._made.values():
+            await provider.aclose()
+
+
+@pytest.fixture(scope="module")
+def sync_providers(server: tuple[int, _Slot]) -> Iterator[_Providers]:
+    providers = _Providers(server[0])
+    yield providers
+    providers.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def async_providers(server: tuple[int, _Slot]) -> AsyncIterator[_Providers]:
+    providers = _Providers(server[0])
+    yield providers
+    await providers.aclose()
+
+
+@pytest.fixture
+def slot(server: tuple[int, _Slot]) -> Iterator[_Slot]:
+    yield server[1]
+    server[1].serve(None)
+
+
+# ---------------------------------------------------------------- what a sample expects
+
+
+def _provider_id(sample: dict[str, Any]) -> str:
+    return PROVIDER_FOR_VENDOR.get(sample["vendor"], "openai-compatible")
+
+
+def _model(sample: dict[str, Any]) -> str:
+    request = sample.get("request_json")
+    model = request.get("model") if isinstance(request, dict) else None
+    return model or "test-model"
+
+
+def _is_error(sample: dict[str, Any]) -> bool:
+    return sample["status"] >= 400 or bool(sample["expected"].get("stream_error"))
+
+
+def _check_error(sample: dict[str, Any], exc: BaseException) -> None:
+    exp = sample["expected"]
+    assert isinstance(exc, errors.ProviderError), f"not an agentos_llm error: {type(exc).__name__}: {exc}"
+    if sample["status"] >= 400:
+        status = sample["status"]
+        message, code, etype = exp.get("message"), exp.get("error_code"), exp.get("error_type")
+        assert exc.status_code == status
+    else:
+        stream_error = exp["stream_error"]
+        status = stream_error.get("status_code")
+        message, code, etype = stream_error.get("message"), stream_error.get("code"), stream_error.get("type")
+    if isinstance(status, int):
+        want = ERROR_FOR_STATUS.get(status, (errors.ServerError,) if status >= 500 else (errors.InvalidRequestError,))
+        assert isinstance(exc, want), f"status {status}: got {type(exc).__name__}, want one of {want}"
+    if message:
+        assert exc.message == message
+    if code or etype:
+        assert exc.code in {str(code) if code is not None else None, etype}
+    if sample.get("retry_after"):
+        assert exc.retry_after is not None
+
+
+def _check_response(sample: dict[str, Any], resp: CompletionResponse) -> None:
+    exp = sample["expected"]
+    assert resp.provider == _provider_id(sample)
+
+    want_text = exp.get("text") or ""
+    assert resp.text in {want_text, exp.get("text_outside_think", want_text)}
+
+    if exp.get("tool_calls") is not None:
+        assert [t.name for t in resp.tool_calls] == [t["name"] for t in exp["tool_calls"]]
+        for call, spec in zip(resp.tool_calls, exp["tool_calls"], strict=True):
+            if spec["arguments"] is not None:
+                assert call.arguments == spec["arguments"], call.name
+            elif spec.get("arguments_raw") is not None:
+                assert call.arguments_raw == spec["arguments_raw"], call.name
+        assert all(t.id for t in resp.tool_calls)
+    assert resp.message.tool_calls == resp.tool_calls
+    assert resp.message.text == resp.text
+
+    raw = exp.get("finish_reason")
+    if raw in (None, ""):
+        assert resp.raw_finish_reason in (None, "")
+        if not resp.tool_calls:
+            assert resp.finish_reason is None
+    else:
+        normalized = FINISH.get(raw, "other")
+        if exp.get("tool_calls") and normalized == "stop":
+            normalized = "tool_calls"
+        assert str(resp.finish_reason) == normalized
+        assert resp.raw_finish_reason == raw
+
+    usage = exp.get("usage")
+    if usage:
+        for key in ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens"):
+            if usage.get(key) is not None:
+                assert getattr(resp.usage, key) == usage[key], key
+        assert resp.usage.cache_write_input_tokens == (usage.get("cache_write_input_tokens") or 0)
+
+
+def _check_embeddings(sample: dict[str, Any], vectors: list[list[float]], input_tokens: int) -> None:
+    exp = sample["expected"]
+    assert len(vectors) == exp["count"]
+    if exp.get("dims"):
+        assert all(len(v) == exp["dims"] for v in vectors)
+    assert all(isinstance(x, float) for v in vectors for x in v)
+    usage = exp.get("usage") or {}
+    if usage.get("input_tokens") is not None:
+        assert input_tokens == usage["input_tokens"]
+
+
+def _check_request(sample: dict[str, Any], slot: _Slot) -> None:
+    requests = slot.requests()
+    assert len(requests) == 1, requests  # max_retries=0: exactly one request
+    method, path, body = requests[0]
+    assert method == "POST"
+    assert isinstance(body, dict)
+    assert body["model"] == _model(sample)
+    if sample["kind"] == "openai-embeddings":
+        assert path == "/v1/embeddings"
+        assert body["input"] == [f"text {i}" for i in range(_embed_count(sample))]
+    else:
+        assert path == "/v1/chat/completions"
+        assert body["messages"] == MESSAGES
+        assert bool(body.get("stream")) == sample["stream"]
+
+
+def _embed_count(sample: dict[str, Any]) -> int:
+    return int(sample["expected"].get("count") or 1)
+
+
+def _check_stream_events(events: list[Any]) -> CompletionResponse:
+    assert events, "no events"
+    done = events[-1]
+    assert isinstance(done, DoneEvent), f"the last event is {getattr(done, 'type', None)}, not done"
+    assert sum(isinstance(e, DoneEvent) for e in events) == 1
+    resp = done.response
+    assert "".join(e.delta for e in events if isinstance(e, TextDeltaEvent)) == resp.text
+    assert [e.tool_call for e in events if isinstance(e, ToolCallEvent)] == resp.tool_calls
+    return resp
+
+
+# ---------------------------------------------------------------- async
+
+
+async def _run_async(provider: IProvider, sample: dict[str, Any]) -> None:
+    model = _model(sample)
+    if sample["kind"] == "openai-embeddings":
+        result = await provider.embed(model, [f"text {i}" for i in range(_embed_count(sample))])
+        _check_embeddings(sample, result.vectors, result.usage.input_tokens)
+    elif sample["stream"]:
+        events: list[Any] = []
+        try:
+            async with provider.stream(model, MESSAGES) as stream:
+                async for event in stream:
+                    events.append(event)
+        except errors.ProviderError:
+            assert not any(isinstance(e, DoneEvent) for e in events)
+            raise
+        _check_response(sample, _check_stream_events(events))
+    else:
+        _check_response(sample, await provider.generate(model, MESSAGES))
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("sample", SAMPLES, ids=_ids(SAMPLES))
+async def test_async(sample: dict[str, Any], slot: _Slot, async_providers: _Providers) -> None:
+    slot.serve(sample)
+    provider = async_providers.get(sample)
+    if _is_error(sample):
+        with pytest.raises(errors.ProviderError) as info:
+            await _run_async(provider, sample)
+        _check_error(sample, info.value)
+    else:
+        await _run_async(provider, sample)
+    _check_request(sample, slot)
+
+
+# ---------------------------------------------------------------- sync
+
+
+def _run_sync(provider: IProvider, sample: dict[str, Any]) -> None:
+    model = _model(sample)
+    if sample["kind"] == "openai-embeddings":
+        result = provider.embed_sync(model, [f"text {i}" for i in range(_embed_count(sample))])
+        _check_embeddings(sample, result.vectors, result.usage.input_tokens)
+    elif sample["stream"]:
+        events: list[Any] = []
+        try:
+            with provider.stream_sync(model, MESSAGES) as stream:
+                events.extend(stream)
+        except errors.ProviderError:
+            assert not any(isinstance(e, DoneEvent) for e in events)
+            raise
+        _check_response(sample, _check_stream_events(events))
+    else:
+        _check_response(sample, provider.generate_sync(model, MESSAGES))
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=_ids(SAMPLES))
+def test_sync(sample: dict[str, Any], slot: _Slot, sync_providers: _Providers) -> None:
+    slot.serve(sample)
+    provider = sync_providers.get(sample)
+    if _is_error(sample):
+        with pytest.raises(errors.ProviderError) as info:
+            _run_sync(provider, sample)
+        _check_error(sample, info.value)
+    else:
+        _run_sync(provider, sample)
+    _check_request(sample, slot)
+
+
+def test_the_corpus_is_not_empty() -> None:
+    assert len(SAMPLES) > 100
+    assert any(s["stream"] for s in SAMPLES)
+    assert any(_is_error(s) for s in SAMPLES)
+    assert {s["kind"] for s in SAMPLES} == set(KINDS)
