@@ -38,14 +38,15 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "agentos-llm" / "config.toml"
 
 
-_config_cache: dict[Path, tuple[float, dict[str, Any]]] = {}
+_config_cache: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
 
 
 def load_config(path: Path | None = None) -> dict[str, Any]:
     """The parsed config file ({} when absent); a broken file is a `ConfigurationError`."""
     path = config_path() if path is None else path
     try:
-        mtime = path.stat().st_mtime
+        stat = path.stat()
+        mtime = (stat.st_mtime_ns, stat.st_size)
     except OSError:
         return {}
     cached = _config_cache.get(path)

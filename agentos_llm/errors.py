@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .redaction import redact
@@ -258,6 +258,10 @@ def error_class_for(status: int | None, code: str | None, etype: str | None,
             return ServerError
         if status == 413:
             return InvalidRequestError
+    for key in (code, etype):  # the code is more specific than the type
+        by_type = _BY_TYPE.get(key.lower()) if key else None
+        if by_type is not None:
+            return by_type
     if keys & _AUTH_CODES:
         return AuthenticationError
     if keys & _NOT_FOUND_CODES:
@@ -271,6 +275,21 @@ def error_class_for(status: int | None, code: str | None, etype: str | None,
     return ProviderError
 
 
+# Error types vendors name in bodies that carry no HTTP status (errors inside a 200 stream).
+_BY_TYPE: dict[str, type[ProviderError]] = {
+    "invalid_request_error": InvalidRequestError,
+    "authentication_error": AuthenticationError,
+    "permission_error": PermissionDeniedError,
+    "permission_denied": PermissionDeniedError,
+    "not_found_error": NotFoundError,
+    "rate_limit_error": RateLimitError,
+    "rate_limit_exceeded": RateLimitError,
+    "overloaded_error": ServerError,
+    "api_error": ServerError,
+    "server_error": ServerError,
+    "timeout_error": APITimeoutError,
+}
+
 _BY_STATUS: dict[int, type[ProviderError]] = {
     400: InvalidRequestError,
     401: AuthenticationError,
@@ -283,11 +302,17 @@ _BY_STATUS: dict[int, type[ProviderError]] = {
 }
 
 
+def _header_getter(headers: Mapping[str, str]) -> Callable[[str], str | None]:
+    """A case-insensitive header lookup, for plain dicts as well as HTTP-client header objects."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return lowered.get
+
+
 def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
     if not headers:
         return None
-    get = {k.lower(): v for k, v in headers.items()}.get  # header names are case-insensitive
+    get = _header_getter(headers)
     ms = get("retry-after-ms")
     if ms:
         try:
@@ -324,7 +349,7 @@ def error_from_response(
     text = message or fallback_message or (f"HTTP {status}" if status else "provider error")
     request_id = None
     if headers:
-        request_id = (headers.get("x-request-id") or headers.get("request-id")
-                      or headers.get("x-goog-request-id") or None)
+        get = _header_getter(headers)
+        request_id = get("x-request-id") or get("request-id") or get("x-goog-request-id") or None
     return cls(text, provider=provider, status_code=status, retry_after=parse_retry_after(headers),
                request_id=request_id, body=body, code=code or etype)

@@ -170,7 +170,7 @@ class AIModelProviderManager:
         if model in self._providers:
             p = self._providers[model]
             return Route(p, p.default_model, f"{model!r} is a provider id: its default model")
-        if model in PROVIDERS:
+        if model in PROVIDERS or model in defined_providers():
             raise self._not_configured(model)
         for p in self._providers.values():
             if p.supports_model(model):

@@ -16,6 +16,7 @@ from typing import Any
 from .defaults import PROVIDERS, ProviderSpec, get_spec
 from .errors import ConfigurationError, MissingDependencyError
 from .provider import IProvider
+from .redaction import register_secret
 from .sync_bridge import run_sync
 
 __all__ = [
@@ -53,7 +54,7 @@ def _load_implementation(spec: ProviderSpec) -> type[IProvider]:
     except ImportError as exc:
         sdk = _SDK_MODULE.get(spec.extra, spec.extra)
         missing = getattr(exc, "name", None) or ""
-        if missing and (missing == sdk or missing.startswith(sdk.split(".")[0])):
+        if missing and (missing == sdk or missing.startswith(sdk + ".") or sdk.startswith(missing + ".")):
             raise MissingDependencyError(spec.extra, sdk) from exc
         raise
     cls: type[IProvider] = getattr(module, class_name)
@@ -153,10 +154,14 @@ class _Defined:
         return {k: v.resolve(k, self.name, env) for k, v in self.config.items()}
 
     def create(self, kwargs: dict[str, Any]) -> IProvider:
-        values = self.resolved_config(kwargs.get("env"))
+        environ = os.environ if kwargs.get("env") is None else kwargs["env"]
+        values = self.resolved_config(environ)
         merged = {k: v for k, v in kwargs.items() if v is not None}
         for key, value in values.items():
-            if key == "api_key" and self.config[key].env:
+            source = self.config[key]
+            if source.secret and isinstance(value, str):
+                register_secret(value)
+            if key == "api_key" and source.env and environ.get(source.env):
                 continue  # found by the spec's key_env, so credential_source names the env var
             if value is not None and key not in merged:
                 merged[key] = value

@@ -137,9 +137,9 @@ def _report(args: argparse.Namespace, samples: dict[str, list[dict[str, Any]]], 
     print(f"{'statement':<{width}} {'median':>9} {'min':>9} {'max':>9} {'vs pydantic':>12} {'modules':>8}  "
           "vendor / HTTP modules loaded")
     for r in rows:
-        vendor = ", ".join(_roots(r["vendor_modules"])) or "none"
+        loaded = ", ".join(_roots(r["vendor_modules"])) or "none"
         print(f"{r['statement']:<{width}} {r['median_ms']:6.1f} ms {r['min_ms']:6.1f} ms {r['max_ms']:6.1f} ms "
-              f"{r['beyond_pydantic_ms']:+9.1f} ms {r['modules']:>8}  {vendor}")
+              f"{r['beyond_pydantic_ms']:+9.1f} ms {r['modules']:>8}  {loaded}")
 
     primary = next(r for r in rows if r["statement"] == PRIMARY)
     ok_time = primary["beyond_pydantic_ms"] <= BOUND_MS

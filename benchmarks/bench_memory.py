@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import API_KEY, MODEL, emulator  # noqa: E402
+from _common import API_KEY, MODEL, emulator
 
 IMPORTS = [
     "pass",
@@ -94,13 +94,13 @@ def traced(fn: Callable[[], Any], calls: int) -> dict[str, float]:
 def call_memory(base_url: str, calls: int) -> list[dict[str, Any]]:
     import openai
 
-    from agentos_llm import create_provider
+    from agentos_llm.registry import create_provider
 
-    client = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+    client: Any = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     provider = create_provider("openai", api_key=API_KEY, base_url=base_url, max_retries=0)
 
     def raw_whole() -> Any:
-        r = client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS)  # type: ignore[arg-type]
+        r = client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS)
         return r.choices[0].message.content, r.usage
 
     def ours_whole() -> Any:
@@ -109,7 +109,7 @@ def call_memory(base_url: str, calls: int) -> list[dict[str, Any]]:
 
     def raw_stream() -> Any:
         usage = None
-        for chunk in client.chat.completions.create(model=MODEL, messages=STREAM_MSGS,  # type: ignore[arg-type]
+        for chunk in client.chat.completions.create(model=MODEL, messages=STREAM_MSGS,
                                                     stream=True, stream_options={"include_usage": True}):
             if chunk.choices:
                 _ = chunk.choices[0].delta.content

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import json
 import sys
 import time
@@ -37,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import API_KEY, MODEL, emulator, machine, median, quantile  # noqa: E402
+from _common import API_KEY, MODEL, emulator, machine, median, quantile
 
 CALL_BOUND_MS = 0.2
 EVENT_BOUND_US = 20.0
@@ -101,10 +102,10 @@ def summarize(name: str, times: list[list[float]], *, events: int | None = None,
         "ours_p10_ms": quantile(ours_t, 0.1),
         "ours_p90_ms": quantile(ours_t, 0.9),
         "added_ms": added,
-        "added_paired_median_ms": median([o - r for r, o in zip(raw_t, ours_t)]),
+        "added_paired_median_ms": median([o - r for r, o in zip(raw_t, ours_t, strict=True)]),
         "ratio": ours_m / raw_m if raw_m else float("nan"),
         "layer_ms": ours_m - floor_m,
-        "layer_paired_median_ms": median([o - f for f, o in zip(floor_t, ours_t)]),
+        "layer_paired_median_ms": median([o - f for f, o in zip(floor_t, ours_t, strict=True)]),
     }
     if events:
         row["events"] = events
@@ -128,20 +129,30 @@ def summarize(name: str, times: list[list[float]], *, events: int | None = None,
 
 
 def _http_response_cls() -> Any:
-    try:
-        import httpx2
-
-        return httpx2.Response
-    except ImportError:  # an openai SDK on httpx
-        import httpx
-
-        return httpx.Response
+    """The response class of the HTTP client under the openai SDK (httpx2, or httpx for older SDKs)."""
+    for name in ("httpx2", "httpx"):
+        try:
+            return importlib.import_module(name).Response
+        except ImportError:
+            continue
+    raise RuntimeError("the openai SDK's HTTP client (httpx2 / httpx) is not installed")
 
 
 WHOLE_MSGS: list[dict[str, Any]] = [{"role": "user", "content": WHOLE_PROMPT}]
 STREAM_MSGS: list[dict[str, Any]] = [{"role": "user", "content": STREAM_PROMPT}]
 WHOLE_BODY = {"model": MODEL, "messages": WHOLE_MSGS}
 STREAM_BODY = {"model": MODEL, "messages": STREAM_MSGS, "stream": True, "stream_options": {"include_usage": True}}
+
+
+def same_answers(raw_whole: Any, ours_whole: Any, raw_usage: Any, ours_done: Any) -> None:
+    """Checks once, before timing, that both sides got and read the same answers."""
+    if tuple(raw_whole) != tuple(ours_whole):
+        raise RuntimeError(f"raw and ours differ on the whole answer: {raw_whole!r} != {ours_whole!r}")
+    if (raw_usage.prompt_tokens, raw_usage.completion_tokens) != (ours_done.usage.input_tokens,
+                                                                   ours_done.usage.output_tokens):
+        raise RuntimeError("raw and ours differ on the streamed answer's usage")
+    if len(ours_done.text.split()) != STREAM_WORDS + 1:
+        raise RuntimeError(f"unexpected streamed answer: {ours_done.text[:80]!r}...")
 
 
 def _decode_lines(lines: Any) -> int:
@@ -156,15 +167,15 @@ def _decode_lines(lines: Any) -> int:
 def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
     import openai
 
-    from agentos_llm import create_provider
+    from agentos_llm.registry import create_provider
 
-    client = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
-    floor_client = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+    client: Any = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+    floor_client: Any = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     provider = create_provider("openai", api_key=API_KEY, base_url=base_url, max_retries=0)
     response_cls = _http_response_cls()
 
     def raw_whole() -> Any:
-        r = client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS)  # type: ignore[arg-type]
+        r = client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS)
         u = r.usage
         assert u is not None
         return r.choices[0].message.content, u.prompt_tokens, u.completion_tokens
@@ -180,7 +191,7 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
     counts = {"raw": 0, "ours": 0}
 
     def raw_stream() -> Any:
-        stream = client.chat.completions.create(model=MODEL, messages=STREAM_MSGS,  # type: ignore[arg-type]
+        stream = client.chat.completions.create(model=MODEL, messages=STREAM_MSGS,
                                                 stream=True, stream_options={"include_usage": True})
         k = 0
         usage = None
@@ -214,6 +225,7 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
             r.close()
 
     try:
+        same_answers(raw_whole(), ours_whole(), raw_stream(), ours_stream())
         rows = [summarize("sync whole", run_sync([raw_whole, ours_whole, floor_whole], n, warmup))]
         times = run_sync([raw_stream, ours_stream, floor_stream], n, warmup)
         rows.append(summarize("sync stream", times, events=counts["ours"], chunks=counts["raw"]))
@@ -227,15 +239,15 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
 async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
     import openai
 
-    from agentos_llm import create_provider
+    from agentos_llm.registry import create_provider
 
-    client = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
-    floor_client = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+    client: Any = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+    floor_client: Any = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     provider = create_provider("openai", api_key=API_KEY, base_url=base_url, max_retries=0)
     response_cls = _http_response_cls()
 
     async def raw_whole() -> Any:
-        r = await client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS)  # type: ignore[arg-type]
+        r = await client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS)
         u = r.usage
         assert u is not None
         return r.choices[0].message.content, u.prompt_tokens, u.completion_tokens
@@ -252,7 +264,7 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
 
     async def raw_stream() -> Any:
         stream = await client.chat.completions.create(
-            model=MODEL, messages=STREAM_MSGS, stream=True,  # type: ignore[arg-type]
+            model=MODEL, messages=STREAM_MSGS, stream=True,
             stream_options={"include_usage": True})
         k = 0
         usage = None
@@ -292,6 +304,7 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
         return k
 
     try:
+        same_answers(await raw_whole(), await ours_whole(), await raw_stream(), await ours_stream())
         rows = [summarize("async whole", await run_async([raw_whole, ours_whole, floor_whole], n, warmup))]
         times = await run_async([raw_stream, ours_stream, floor_stream], n, warmup)
         rows.append(summarize("async stream", times, events=counts["ours"], chunks=counts["raw"]))

@@ -259,9 +259,8 @@ async def test_malformed_body_is_not_retried(emu: WireEmulator, provider: IProvi
 async def test_connection_dropped_mid_stream(emu: WireEmulator, provider: IProvider, asynchronous: bool) -> None:
     # The default answer echoes the prompt; its 3 first SSE events are the role chunk, "Echo:" and " alpha".
     emu.script(Fault(drop_after_events=3), Reply("a retry would get this"))
-    collect = collect_async if asynchronous else None
-    if collect is not None:
-        events, exc = await collect(provider, "gpt-4o", "alpha beta gamma delta")
+    if asynchronous:
+        events, exc = await collect_async(provider, "gpt-4o", "alpha beta gamma delta")
     else:
         events, exc = collect_sync(provider, "gpt-4o", "alpha beta gamma delta")
     assert events == [TextDeltaEvent(delta="Echo:"), TextDeltaEvent(delta=" alpha")]

@@ -53,7 +53,7 @@ class OpenAIProvider(IProvider):
         Capability.GENERATE, Capability.STREAM, Capability.TOOLS, Capability.VISION,
         Capability.STRUCTURED_OUTPUT, Capability.EMBEDDINGS, Capability.LIST_MODELS, Capability.REASONING,
     })
-    config_keys: ClassVar[frozenset[str]] = frozenset({"organization", "project", "http_client"})
+    config_keys: ClassVar[frozenset[str]] = frozenset({"organization", "project"})
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
