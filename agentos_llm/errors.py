@@ -77,8 +77,12 @@ class ProviderError(AgentOSLLMError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self!s})"
 
+    vendor_exception: BaseException | None = None
+    """The vendor SDK's exception this error translates (not chained, so tracebacks never print it)."""
+
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.message, self.__dict__.copy()))
+        state = {k: v for k, v in self.__dict__.items() if k != "vendor_exception"}
+        return (_rebuild, (type(self), self.message, state))
 
 
 def _rebuild(cls: type[ProviderError], message: str, state: dict[str, Any]) -> ProviderError:

@@ -97,10 +97,6 @@ class StreamAssembler(Protocol):
         ...
 
 
-class _Closable(Protocol):
-    def close(self) -> None: ...
-
-
 class EventStream(Iterator[StreamEvent]):
     """A sync stream of events; leaving it early (or `close()`) closes the HTTP response."""
 
@@ -322,6 +318,9 @@ class IProvider(ABC):
         if mapped is not None:
             if mapped.provider is None:
                 mapped.provider = self.provider_id
+            # The SDK's own exception text may quote what the server echoed (a key, even): keep it
+            # for debugging, but out of tracebacks.
+            mapped.vendor_exception = exc
             return mapped
         name = type(exc).__name__
         if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
@@ -333,10 +332,12 @@ class IProvider(ABC):
         return ProviderError(f"{name}: {exc}", provider=self.provider_id)
 
     def _reraise(self, exc: Exception) -> NoReturn:
-        """Raises `exc` as a typed error, chaining the original when it was translated."""
+        """Raises `exc` as a typed error; a vendor SDK exception is kept apart, anything else chained."""
         err = self._translate(exc)
         if err is exc:
             raise exc
+        if isinstance(err, ProviderError) and err.vendor_exception is exc:
+            raise err from None
         raise err from exc
 
     def _parse(self, parse: Callable[[], T]) -> T:

@@ -19,7 +19,7 @@ _known_pattern: re.Pattern[str] | None = None
 def register_secret(value: str | None) -> None:
     """Remembers a secret value so that `redact` masks it wherever it appears."""
     global _known_pattern
-    if not value or len(value) < 6:
+    if not value or len(value) < 10:  # short placeholders ("ollama") are not worth masking everywhere
         return
     with _lock:
         if value in _known:

@@ -12,9 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import (
     APIConnectionError,
@@ -24,6 +22,9 @@ from .errors import (
     RateLimitError,
     ServerError,
 )
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 __all__ = ["RetryPolicy", "is_retryable"]
 
@@ -73,6 +74,10 @@ class RetryPolicy:
         return random.uniform(0.0, min(self.max_backoff, self.initial_backoff * 2 ** (failures - 1)))
 
     def _retrying_kwargs(self, started: float) -> dict[str, Any]:
+        # tenacity is imported only once a retryable failure happened: loading the library, and any
+        # call that succeeds at once, never pays for importing it (~8 ms).
+        from tenacity import retry_if_exception
+
         # tenacity counts from the second attempt: the first ran before it took over.
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -105,6 +110,8 @@ class RetryPolicy:
                 raise
             first = exc
         time.sleep(self._first_wait(first, started))
+        from tenacity import Retrying
+
         for try_ in Retrying(sleep=time.sleep, **self._retrying_kwargs(started)):
             with try_:
                 return attempt(self.attempt_timeout(started))
@@ -120,6 +127,8 @@ class RetryPolicy:
                 raise
             first = exc
         await asyncio.sleep(self._first_wait(first, started))
+        from tenacity import AsyncRetrying
+
         async for try_ in AsyncRetrying(sleep=asyncio.sleep, **self._retrying_kwargs(started)):
             with try_:
                 return await attempt(self.attempt_timeout(started))

@@ -7,10 +7,12 @@ SDK's own retries are off: the library's retry policy is the only one.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ..errors import (
     APIConnectionError,
@@ -31,9 +33,6 @@ try:
     import openai
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
     raise MissingDependencyError("openai", "openai") from exc
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["OpenAIProvider"]
 
@@ -84,18 +83,31 @@ class OpenAIProvider(IProvider):
         """The sync SDK client (created on first use, then reused)."""
         return openai.OpenAI(**self._client_kwargs())
 
-    @cached_property
+    @property
     def async_client(self) -> openai.AsyncOpenAI:
-        """The async SDK client (created on first use, then reused)."""
-        return openai.AsyncOpenAI(**self._client_kwargs())
+        """The async SDK client of the running event loop.
+
+        One per loop, reused: pooled connections belong to the loop that opened them, so a provider
+        used from several loops (a notebook, repeated `asyncio.run`, the sync bridge) stays usable.
+        """
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = self._async_clients[loop] = openai.AsyncOpenAI(**self._client_kwargs())
+        return client
+
+    @cached_property
+    def _async_clients(self) -> weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]:
+        return weakref.WeakKeyDictionary()
 
     def _close(self) -> None:
         if "client" in self.__dict__:
             self.client.close()
 
     async def _aclose(self) -> None:
-        if "async_client" in self.__dict__:
-            await self.async_client.close()
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
     # ------------------------------------------------------------------ converters (pure)
 

@@ -15,7 +15,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import InvalidRequestError, MalformedResponseError, ProviderError, error_from_response
+from ..errors import InvalidRequestError, MalformedResponseError, error_from_response
 from ..types import (
     CompletionResponse,
     EmbeddingResponse,
@@ -118,7 +118,7 @@ def message_to_wire(msg: Message, system_role: str = "system") -> dict[str, Any]
     return out
 
 
-def _tool_to_wire(tool: Any, strict_default: bool) -> dict[str, Any]:
+def _tool_to_wire(tool: Any) -> dict[str, Any]:
     fn: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
     if tool.description:
         fn["description"] = tool.description
@@ -160,7 +160,7 @@ def build_chat_request(call: Any, wire: Mapping[str, Any], *, stream: bool) -> d
     if opts.user is not None:
         body["user"] = opts.user
     if opts.tools:
-        body["tools"] = [_tool_to_wire(t, False) for t in opts.tools]
+        body["tools"] = [_tool_to_wire(t) for t in opts.tools]
         if opts.parallel_tool_calls is not None and traits.parallel_tool_calls and wire.get(
                 "parallel_tool_calls", True):
             body["parallel_tool_calls"] = opts.parallel_tool_calls
@@ -541,7 +541,3 @@ def _per_million(per_token: Any) -> float | None:
     except (TypeError, ValueError):
         return None
 
-
-def error_from_stream_payload(payload: Mapping[str, Any], provider: str) -> ProviderError:
-    """The typed error an in-stream error object stands for."""
-    return error_from_response(None, payload, provider=provider)
