@@ -55,7 +55,47 @@ _EXPORTS: dict[str, str] = {
 }
 _SUBMODULES = frozenset({"errors", "types", "defaults", "testing", "options", "provider", "manager", "registry"})
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "AIModelProviderManager",
+    "Call",
+    "Capability",
+    "CompletionResponse",
+    "ConfigurationError",
+    "DoneEvent",
+    "EmbeddingResponse",
+    "FinishReason",
+    "GenerateOptions",
+    "HealthStatus",
+    "IProvider",
+    "ImagePart",
+    "Message",
+    "MissingDependencyError",
+    "ModelInfo",
+    "ProviderError",
+    "ReasoningDeltaEvent",
+    "Route",
+    "StreamEvent",
+    "StructuredOutputError",
+    "StructuredResponse",
+    "TextDeltaEvent",
+    "TextPart",
+    "ToolCall",
+    "ToolCallDeltaEvent",
+    "ToolCallEvent",
+    "ToolDefinition",
+    "UnsupportedCapabilityError",
+    "Usage",
+    "UsageEvent",
+    "__version__",
+    "assistant",
+    "create_provider",
+    "define_provider",
+    "provider_env",
+    "provider_value",
+    "system",
+    "tool_result",
+    "user",
+]
 
 
 def __getattr__(name: str) -> Any:
