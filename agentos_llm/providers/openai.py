@@ -188,15 +188,12 @@ class OpenAIProvider(IProvider):
         return self._chunks(response)
 
     def _chunks(self, response: httpx2.Response) -> Iterator[Any]:
+        decoder = wire.ChunkDecoder(self.provider_id)
         try:
-            done = False
-            # Read on past [DONE] to the end of the body so the connection goes back to the pool.
             for event in iter_sse(response.iter_lines()):
-                if done or event.data.startswith("[DONE]"):
-                    done = True
-                    continue
-                if event.data:
-                    yield wire.decode_chunk(event.data, self.provider_id)
+                chunk = decoder.decode(event.data)
+                if chunk is not None:
+                    yield chunk
         finally:
             response.close()
 
@@ -205,14 +202,12 @@ class OpenAIProvider(IProvider):
         response = await self.async_client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response,
                                                  stream=True, stream_cls=None,
                                                  options=self._options(timeout, headers))
+        decoder = wire.ChunkDecoder(self.provider_id)
         try:
-            done = False
             async for event in aiter_sse(response.aiter_lines()):
-                if done or event.data.startswith("[DONE]"):
-                    done = True
-                    continue
-                if event.data:
-                    yield wire.decode_chunk(event.data, self.provider_id)
+                chunk = decoder.decode(event.data)
+                if chunk is not None:
+                    yield chunk
         finally:
             await response.aclose()
 

@@ -467,6 +467,29 @@ class ChatStreamAssembler:
         return tail, response
 
 
+class ChunkDecoder:
+    """SSE data payloads to chunks: JSON until `[DONE]`, nothing after it.
+
+    The caller keeps reading past `[DONE]` to the end of the body, so the connection can go back
+    to the pool.
+    """
+
+    __slots__ = ("done", "provider")
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.done = False
+
+    def decode(self, data: str) -> Any:
+        """The chunk an event carries, or None (keep-alives, `[DONE]` and what follows it)."""
+        if self.done or not data:
+            return None
+        if data.startswith("[DONE]"):
+            self.done = True
+            return None
+        return decode_chunk(data, self.provider)
+
+
 def decode_chunk(data: str, provider: str) -> Any:
     """One SSE data payload as JSON."""
     try:
