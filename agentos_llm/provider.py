@@ -631,21 +631,27 @@ class IProvider(ABC):
         """Whether the provider answers with this credential (lists models; never raises)."""
         started = time.perf_counter()
         try:
-            await self._asend_guarded("models", None, min(10.0, self.retry_policy.timeout or 10.0), None)
+            await self._asend_guarded("models", None, self._health_timeout(), None)
         except AgentOSLLMError as exc:
-            return HealthStatus(provider=self.provider_id, ok=False, error=f"{type(exc).__name__}: {exc}",
-                                latency_ms=(time.perf_counter() - started) * 1000)
-        return HealthStatus(provider=self.provider_id, ok=True, latency_ms=(time.perf_counter() - started) * 1000)
+            return self._health(started, exc)
+        return self._health(started, None)
 
     def check_health_sync(self) -> HealthStatus:
         """`check_health`, blocking (on the sync transport: no async client gets bound to another loop)."""
         started = time.perf_counter()
         try:
-            self._send_guarded("models", None, min(10.0, self.retry_policy.timeout or 10.0), None)
+            self._send_guarded("models", None, self._health_timeout(), None)
         except AgentOSLLMError as exc:
-            return HealthStatus(provider=self.provider_id, ok=False, error=f"{type(exc).__name__}: {exc}",
-                                latency_ms=(time.perf_counter() - started) * 1000)
-        return HealthStatus(provider=self.provider_id, ok=True, latency_ms=(time.perf_counter() - started) * 1000)
+            return self._health(started, exc)
+        return self._health(started, None)
+
+    def _health_timeout(self) -> float:
+        return min(10.0, self.retry_policy.timeout or 10.0)
+
+    def _health(self, started: float, error: AgentOSLLMError | None) -> HealthStatus:
+        return HealthStatus(provider=self.provider_id, ok=error is None,
+                            error=None if error is None else f"{type(error).__name__}: {error}",
+                            latency_ms=(time.perf_counter() - started) * 1000)
 
     # ------------------------------------------------------------------ lifecycle
 
