@@ -36,7 +36,6 @@ from .model_traits import ModelTraits, traits_for
 from .options import GenerateOptions, parse_options
 from .retry import RetryPolicy
 from .structured import StructuredMode, StructuredPlan
-from .sync_bridge import iterate_sync
 from .types import (
     CompletionResponse,
     DoneEvent,
@@ -687,7 +686,3 @@ async def _aclose(it: AsyncIterator[Any]) -> None:
     if close is not None:
         await close()
 
-
-def sync_stream_from_async(events: AsyncIterator[StreamEvent]) -> EventStream:
-    """A sync `EventStream` over an async one, for providers without a sync transport."""
-    return EventStream(iterate_sync(events))

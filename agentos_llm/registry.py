@@ -15,9 +15,9 @@ from typing import Any
 
 from .defaults import PROVIDERS, ProviderSpec, get_spec
 from .errors import ConfigurationError, MissingDependencyError
-from .provider import IProvider
+from .provider import EventStream, IProvider
 from .redaction import register_secret
-from .sync_bridge import run_sync
+from .sync_bridge import iterate_sync, run_sync
 
 __all__ = [
     "ConfigValue",
@@ -269,9 +269,7 @@ def _sync_twin(method: str) -> Callable[..., Any]:
 
     if method == "stream":
         def stream_sync(self: IProvider, *args: Any, **kwargs: Any) -> Any:
-            from .provider import sync_stream_from_async
-
-            return sync_stream_from_async(self.stream(*args, **kwargs))
+            return EventStream(iterate_sync(self.stream(*args, **kwargs)))
 
         return stream_sync
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -149,7 +149,6 @@ class StructuredPlan(Generic[T]):
     adapter: TypeAdapter[Any]
     wrapped: bool
     format: ResponseFormat
-    errors: list[Any] = field(default_factory=list)
 
     @classmethod
     def for_type(cls, target: Any) -> StructuredPlan[Any]:
