@@ -12,8 +12,9 @@ from .types import ModelInfo, Usage
 
 __all__ = ["catalog_entry", "catalog_models", "cost_usd"]
 
-# Dated snapshots ("gpt-4o-2024-08-06") are priced like their family.
-_SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest)$")
+# Dated or numbered snapshots ("gpt-4o-2024-08-06", "claude-3-haiku-20240307", "gemini-2.0-flash-001")
+# are priced like their family.
+_SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}|latest)$")
 
 
 @cache

@@ -304,17 +304,17 @@ class AIModelProviderManager:
                 return Route(p, p.spec.embedding_model, "first provider with an embedding model")
         raise ConfigurationError("no registered provider offers embeddings")
 
-    async def embed(self, model: str | None, texts: str | Sequence[str], *,
-                    dimensions: int | None = None) -> EmbeddingResponse:
+    async def embed(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
+                    input_type: str | None = None) -> EmbeddingResponse:
         """`embed` on the routed provider (no model: the first provider with an embedding model)."""
         route = self._embed_route(model)
-        return await route.provider.embed(route.model, texts, dimensions=dimensions)
+        return await route.provider.embed(route.model, texts, dimensions=dimensions, input_type=input_type)
 
-    def embed_sync(self, model: str | None, texts: str | Sequence[str], *,
-                   dimensions: int | None = None) -> EmbeddingResponse:
+    def embed_sync(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
+                   input_type: str | None = None) -> EmbeddingResponse:
         """`embed`, blocking."""
         route = self._embed_route(model)
-        return route.provider.embed_sync(route.model, texts, dimensions=dimensions)
+        return route.provider.embed_sync(route.model, texts, dimensions=dimensions, input_type=input_type)
 
     async def list_models(self, provider_id: str | None = None) -> list[ModelInfo]:
         """Models of one provider, or of all registered providers."""

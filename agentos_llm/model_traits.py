@@ -24,6 +24,9 @@ class ModelTraits:
     json_schema: bool = True
     """Accepts `response_format: json_schema` (structured outputs)."""
     parallel_tool_calls: bool = True
+    reasoning_control: str = "effort"
+    """How reasoning is asked for: "effort" (OpenAI `reasoning_effort`), "budget" (a token budget:
+    Anthropic extended thinking, Gemini 2.5 `thinking_budget`) or "level" (Gemini 3 `thinking_level`)."""
 
 
 _REASONING = ModelTraits(reasoning=True, accepts_sampling=False, system_role="developer")
@@ -35,6 +38,18 @@ _RULES: tuple[tuple[str, re.Pattern[str], ModelTraits], ...] = (
     ("openai", re.compile(r"^(o\d|gpt-5)(?!.*-chat)"), _REASONING),
     ("openai", re.compile(r"^gpt-3\.5"), ModelTraits(vision=False, json_schema=False)),
     ("openai", re.compile(r"^gpt-4(-turbo|-\d{4}|$)"), ModelTraits(json_schema=False)),
+    # Anthropic: extended thinking from Claude 3.7 on; native JSON-schema output from the 4.5 generation
+    # (and Opus 4.1); sampling stays allowed (the converter drops it while thinking is on).
+    ("anthropic", re.compile(r"^claude-(3-[0-5]|3-haiku|3-opus|3-sonnet|instant|2)"),
+     ModelTraits(json_schema=False, reasoning_control="budget")),
+    ("anthropic", re.compile(r"^claude-(3-7|(sonnet|opus)-4-0|(sonnet|opus)-4(-\d{8})?$|opus-4-20)"),
+     ModelTraits(reasoning=True, json_schema=False, reasoning_control="budget")),
+    ("anthropic", re.compile(r"^claude-"), ModelTraits(reasoning=True, reasoning_control="budget")),
+    # Gemini: 2.5 thinks with a token budget, 3 with a level; 1.x and 2.0 do not think.
+    ("gemini", re.compile(r"^(models/)?gemini-(1\.|2\.0)"), ModelTraits(reasoning_control="budget")),
+    ("gemini", re.compile(r"^(models/)?gemini-2\.5"), ModelTraits(reasoning=True, reasoning_control="budget")),
+    ("gemini", re.compile(r"^(models/)?gemini-"), ModelTraits(reasoning=True, reasoning_control="level")),
+    ("gemini", re.compile(r"^(models/)?gemma-"), ModelTraits(tools=False, json_schema=False)),
     ("*", re.compile(r".*"), ModelTraits()),
 )
 

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import InvalidRequestError
 from .types import ToolDefinition
 
-__all__ = ["GenerateOptions", "ReasoningEffort", "ToolChoice", "parse_options"]
+__all__ = ["EmbedInputType", "EmbedOptions", "GenerateOptions", "ReasoningEffort", "ToolChoice", "parse_options"]
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+EmbedInputType = Literal["query", "document", "classification", "clustering", "similarity"]
 ToolChoice = Literal["auto", "none", "required"] | str
 
 
@@ -26,6 +27,8 @@ class GenerateOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    top_k: int | None = Field(default=None, gt=0)
+    """Sample from the k likeliest tokens (Anthropic, Gemini and hosts that take it)."""
     max_tokens: int | None = Field(default=None, gt=0)
     stop: list[str] | None = None
     seed: int | None = None
@@ -34,6 +37,9 @@ class GenerateOptions(BaseModel):
     parallel_tool_calls: bool | None = None
     reasoning_effort: ReasoningEffort | None = None
     reasoning_budget: int | None = Field(default=None, ge=0)
+    """Thinking tokens allowed (Anthropic `budget_tokens`, Gemini `thinking_budget`); 0 turns thinking off."""
+    cache_prompt: bool | None = None
+    """Mark the system prompt and tool list for prompt caching where the vendor needs markers (Anthropic)."""
     user: str | None = None
     timeout: float | None = Field(default=None, gt=0)
     max_retries: int | None = Field(default=None, ge=0)
@@ -86,3 +92,11 @@ def parse_options(options: Mapping[str, Any], *, provider: str | None = None) ->
             raise InvalidRequestError(
                 f"tool_choice {opts.tool_choice!r} names no tool given in tools", provider=provider)
     return opts
+
+
+class EmbedOptions(BaseModel):
+    """Options of `embed`: output size and what the texts are for (vendors that take a task type)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    dimensions: int | None = Field(default=None, gt=0)
+    input_type: EmbedInputType | None = None

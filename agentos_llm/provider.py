@@ -33,7 +33,7 @@ from .errors import (
     UnsupportedCapabilityError,
 )
 from .model_traits import ModelTraits, traits_for
-from .options import GenerateOptions, parse_options
+from .options import EmbedOptions, GenerateOptions, parse_options
 from .retry import RetryPolicy
 from .structured import StructuredMode, StructuredPlan
 from .types import (
@@ -241,7 +241,7 @@ class IProvider(ABC):
         """How this provider carries a structured-output request for a model."""
         return "prompt"
 
-    def _build_embed_request(self, model: str, texts: list[str], dimensions: int | None) -> Any:
+    def _build_embed_request(self, model: str, texts: list[str], options: EmbedOptions) -> Any:
         raise UnsupportedCapabilityError(self.provider_id, "embeddings")
 
     def _parse_embeddings(self, payload: Any, model: str, count: int) -> EmbeddingResponse:
@@ -537,7 +537,8 @@ class IProvider(ABC):
 
     # ------------------------------------------------------------------ embeddings
 
-    def _embed_plan(self, model: str | None, texts: str | Sequence[str]) -> tuple[str, list[list[str]]]:
+    def _embed_plan(self, model: str | None, texts: str | Sequence[str], dimensions: int | None,
+                    input_type: str | None) -> tuple[str, list[list[str]], EmbedOptions]:
         if Capability.EMBEDDINGS not in self.capabilities:
             raise UnsupportedCapabilityError(self.provider_id, "embeddings",
                                              f"{self.label} offers no embeddings API")
@@ -548,7 +549,11 @@ class IProvider(ABC):
         items = [texts] if isinstance(texts, str) else list(texts)
         if not items or not all(isinstance(t, str) for t in items):
             raise InvalidRequestError("embed takes a non-empty list of strings", provider=self.provider_id)
-        return model, self._embed_batches(items)
+        try:
+            options = EmbedOptions(dimensions=dimensions, input_type=input_type)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise InvalidRequestError(f"invalid embedding options: {exc}", provider=self.provider_id) from None
+        return model, self._embed_batches(items), options
 
     def _embed_result(self, model: str, parts: list[EmbeddingResponse]) -> EmbeddingResponse:
         usage = parts[0].usage
@@ -560,13 +565,17 @@ class IProvider(ABC):
         return EmbeddingResponse(vectors=[v for p in parts for v in p.vectors], model=served,
                                  provider=self.provider_id, usage=usage)
 
-    async def embed(self, model: str | None, texts: str | Sequence[str], *,
-                    dimensions: int | None = None) -> EmbeddingResponse:
-        """Embedding vectors in input order, batched under the vendor's limits."""
-        model, batches = self._embed_plan(model, texts)
+    async def embed(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
+                    input_type: str | None = None) -> EmbeddingResponse:
+        """Embedding vectors in input order, batched under the vendor's limits.
+
+        `input_type` (query, document, classification, clustering, similarity) says what the texts are
+        for, on vendors that embed differently per task (Gemini); others ignore it.
+        """
+        model, batches, options = self._embed_plan(model, texts, dimensions, input_type)
 
         async def one(batch: list[str]) -> EmbeddingResponse:
-            request = self._build_embed_request(model, batch, dimensions)
+            request = self._build_embed_request(model, batch, options)
             payload = await self.retry_policy.acall(lambda t: self._asend_guarded("embed", request, t, None))
             return self._parse(lambda: self._parse_embeddings(payload, model, len(batch)))
 
@@ -575,14 +584,14 @@ class IProvider(ABC):
             parts.extend(await asyncio.gather(*(one(b) for b in batches[start:start + 4])))
         return self._embed_result(model, parts)
 
-    def embed_sync(self, model: str | None, texts: str | Sequence[str], *,
-                   dimensions: int | None = None) -> EmbeddingResponse:
+    def embed_sync(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
+                   input_type: str | None = None) -> EmbeddingResponse:
         """`embed`, blocking."""
-        model, batches = self._embed_plan(model, texts)
-        return self._embed_result(model, [self._embed_batch_sync(model, b, dimensions) for b in batches])
+        model, batches, options = self._embed_plan(model, texts, dimensions, input_type)
+        return self._embed_result(model, [self._embed_batch_sync(model, b, options) for b in batches])
 
-    def _embed_batch_sync(self, model: str, batch: list[str], dimensions: int | None) -> EmbeddingResponse:
-        request = self._build_embed_request(model, batch, dimensions)
+    def _embed_batch_sync(self, model: str, batch: list[str], options: EmbedOptions) -> EmbeddingResponse:
+        request = self._build_embed_request(model, batch, options)
         payload = self.retry_policy.call(lambda t: self._send_guarded("embed", request, t, None))
         return self._parse(lambda: self._parse_embeddings(payload, model, len(batch)))
 

@@ -22,6 +22,7 @@ from ..errors import (
     ProviderError,
     error_from_response,
 )
+from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, EmbeddingResponse, ModelInfo
@@ -126,8 +127,8 @@ class OpenAIProvider(IProvider):
             return "json_schema"
         return "json_object" if self.spec.wire.get("json_object", True) else "prompt"
 
-    def _build_embed_request(self, model: str, texts: list[str], dimensions: int | None) -> Any:
-        return wire.build_embeddings_request(model, texts, dimensions, self.spec.wire)
+    def _build_embed_request(self, model: str, texts: list[str], options: EmbedOptions) -> Any:
+        return wire.build_embeddings_request(model, texts, options.dimensions, self.spec.wire)
 
     def _parse_embeddings(self, payload: Any, model: str, count: int) -> EmbeddingResponse:
         return wire.parse_embeddings(payload, provider=self.provider_id, model=model, count=count)

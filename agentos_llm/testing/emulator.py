@@ -366,7 +366,7 @@ class WireEmulator:
         models: list[str] | None = None,
         delay: float = 0.0,
     ) -> None:
-        from agentos_llm.testing import openai_wire
+        from agentos_llm.testing import anthropic_wire, gemini_wire, openai_wire
 
         self.host = host
         self.port = port
@@ -381,7 +381,8 @@ class WireEmulator:
         self._log: collections.deque[RecordedRequest] = collections.deque(maxlen=MAX_RECORDED_REQUESTS)
         self._path_hits: collections.Counter[str] = collections.Counter()
         self._counters: dict[str, int] = {}
-        self._routes: list[Route] = list(openai_wire.routes())
+        # Vendor dialects that share a path (GET /v1/models) tell their requests apart by header.
+        self._routes: list[Route] = [*anthropic_wire.routes(), *gemini_wire.routes(), *openai_wire.routes()]
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._running = False
@@ -442,6 +443,16 @@ class WireEmulator:
     def openai_base_url(self) -> str:
         """Base URL for the OpenAI SDK (``url + "/v1"``)."""
         return self.url + "/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """Base URL for the Anthropic SDK (the server root)."""
+        return self.url
+
+    @property
+    def gemini_base_url(self) -> str:
+        """Base URL for google-genai's `HttpOptions(base_url=...)` (the server root)."""
+        return self.url
 
     # scripting ------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..defaults import ProviderSpec
+from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation
 from ..types import (
     CompletionResponse,
@@ -146,8 +147,8 @@ class FakeProvider(IProvider):
                       ) -> AsyncIterator[Any]:
         return self._aopen_stream_gen(request)
 
-    def _build_embed_request(self, model: str, texts: list[str], dimensions: int | None) -> Any:
-        return {"model": model, "texts": texts, "dimensions": dimensions or 8}
+    def _build_embed_request(self, model: str, texts: list[str], options: EmbedOptions) -> Any:
+        return {"model": model, "texts": texts, "dimensions": options.dimensions or 8}
 
     def _parse_embeddings(self, payload: Any, model: str, count: int) -> EmbeddingResponse:
         vectors = [_fake_vector(t, payload["dimensions"]) for t in payload["texts"]]
