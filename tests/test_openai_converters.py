@@ -42,12 +42,15 @@ from agentos_llm.types import (
 )
 from agentos_llm.wire.openai_chat import (
     ChatStreamAssembler,
+    ThinkTagSplitter,
     build_chat_request,
     build_embeddings_request,
     finish_reason,
     parse_chat_completion,
     parse_embeddings,
     parse_model_list,
+    parse_ollama_models,
+    split_think_tags,
 )
 from agentos_llm.wire.sse import ServerSentEvent, SSEDecoder, aiter_sse, iter_sse
 
@@ -288,7 +291,7 @@ def test_build_chat_request_reads_host_quirks_from_the_wire_row(provider: OpenAI
 
 # ---------------------------------------------------------------- whole responses
 
-P = {"provider": "openai", "model": "requested-model"}
+P: dict[str, Any] = {"provider": "openai", "model": "requested-model"}
 
 
 def _completion(message: dict[str, Any], finish: str | None = "stop", **extra: Any) -> dict[str, Any]:
@@ -897,3 +900,241 @@ def test_parse_model_list() -> None:
     with pytest.raises(MalformedResponseError):
         parse_model_list([], provider="p")
     assert parse_model_list({"data": None}, provider="p") == []
+
+
+# ---------------------------------------------------------------- host quirks (compatible hosts)
+
+THINK = {"think_tags": True}
+
+
+def _stream(chunks: list[dict[str, Any]], wire: dict[str, Any] | None = None) -> tuple[list[Any], Any]:
+    assembler = ChatStreamAssembler(provider="host", model="requested-model", wire=wire)
+    events: list[Any] = []
+    for c in chunks:
+        events.extend(assembler.feed(c))
+    tail, response = assembler.finish()
+    return [*events, *tail], response
+
+
+def _deltas(events: list[Any], kind: type[Any]) -> str:
+    return "".join(e.delta for e in events if isinstance(e, kind))
+
+
+@pytest.mark.parametrize(
+    ("content", "text", "reasoning"),
+    [
+        ("<think>\nplan</think>\n\nAnswer", "\n\nAnswer", "\nplan"),
+        ("no tags at all", "no tags at all", None),
+        ("before<think>a</think>middle<think>b</think>after", "beforemiddleafter", "ab"),
+        ("<think>cut off by max_tokens", "", "cut off by max_tokens"),
+        ("<think></think>only text", "only text", None),
+        ("a stray </think> stays text", "a stray </think> stays text", None),
+        ("x < y and <thinking> is not a tag", "x < y and <thinking> is not a tag", None),
+    ],
+)
+def test_split_think_tags_whole(content: str, text: str, reasoning: str | None) -> None:
+    r = parse_chat_completion(_completion({"content": content}), **P, wire=THINK)
+    assert (r.text, r.reasoning) == (text, reasoning)
+    assert r.message.content == (text or None)
+
+
+def test_think_tags_are_kept_where_the_host_has_no_such_quirk() -> None:
+    r = parse_chat_completion(_completion({"content": "<think>x</think>y"}), **P)
+    assert (r.text, r.reasoning) == ("<think>x</think>y", None)
+
+
+def test_think_tags_add_to_reasoning_the_host_sent_apart() -> None:
+    body = _completion({"content": "<think>inline</think>text", "reasoning_content": "apart "})
+    r = parse_chat_completion(body, **P, wire=THINK)
+    assert (r.text, r.reasoning) == ("text", "apart inline")
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 8, 9, 13, 100])
+def test_split_think_tags_streamed_with_tags_cut_anywhere(size: int) -> None:
+    content = "<think>\nOkay, 2 < 3.</think>\n\nIt is <b>4</b>.<think>again</think>!"
+    pieces = [content[i:i + size] for i in range(0, len(content), size)]
+    events, r = _stream([_chunk({"content": p}) for p in pieces] + [_chunk({}, "stop")], THINK)
+    assert r.text == "\n\nIt is <b>4</b>.!"
+    assert r.reasoning == "\nOkay, 2 < 3.again"
+    # The deltas say the same as the response, and no tag ever leaks into them.
+    assert _deltas(events, TextDeltaEvent) == r.text
+    assert _deltas(events, ReasoningDeltaEvent) == r.reasoning
+    assert not any("<think" in e.delta or "</th" in e.delta for e in events if hasattr(e, "delta"))
+
+
+def test_splitter_holds_back_only_what_could_start_a_tag() -> None:
+    splitter = ThinkTagSplitter()
+    assert splitter.feed("a <") == ("a ", "")
+    assert splitter.feed("b") == ("<b", "")
+    assert splitter.feed("<thi") == ("", "")
+    assert splitter.feed("nk>why</") == ("", "why")
+    assert splitter.inside
+    assert splitter.flush() == ("", "</")
+    assert split_think_tags("plain") == ("plain", None)
+
+
+def test_stream_unclosed_think_ends_as_reasoning() -> None:
+    chunks = [_chunk({"content": "<think>"}), _chunk({"content": "still thinking <"}), _chunk({}, "length")]
+    events, r = _stream(chunks, THINK)
+    assert (r.text, r.reasoning) == ("", "still thinking <")
+    assert r.finish_reason is FinishReason.LENGTH
+    assert _deltas(events, ReasoningDeltaEvent) == "still thinking <"
+
+
+def test_stream_think_tags_from_a_real_groq_shape() -> None:
+    # Groq (reasoning_format=raw) and DeepSeek-R1 distills: the tags arrive as their own chunks.
+    pieces = ["", "<think>", "\n", "Okay", ",", " done", "\n", "</think>", "\n\n", "4"]
+    chunks = [_chunk({"content": p}) for p in pieces]
+    chunks.append(_chunk({}, "stop", x_groq={"id": "req", "usage": {"prompt_tokens": 21, "completion_tokens": 9}}))
+    events, r = _stream(chunks, THINK)
+    assert (r.text, r.reasoning) == ("\n\n4", "\nOkay, done\n")
+    assert (r.usage.input_tokens, r.usage.output_tokens) == (21, 9)
+    assert [type(e) for e in events if isinstance(e, UsageEvent)] == [UsageEvent]
+
+
+def test_stream_mistral_thinking_parts() -> None:
+    chunks = [
+        _chunk({"role": "assistant", "content": ""}),
+        _chunk({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "Okay"}]}]}),
+        _chunk({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": ", the user"}]}]}),
+        _chunk({"content": "Cross"}),
+        _chunk({"content": [{"type": "text", "text": " safely."}]}),
+        _chunk({"content": ""}, "stop", usage={"prompt_tokens": 10, "total_tokens": 242, "completion_tokens": 232}),
+    ]
+    events, r = _stream(chunks, THINK)
+    assert (r.text, r.reasoning) == ("Cross safely.", "Okay, the user")
+    assert _deltas(events, ReasoningDeltaEvent) == "Okay, the user"
+    assert (r.usage.input_tokens, r.usage.output_tokens) == (10, 232)
+
+
+def test_stream_openrouter_reasoning_and_details_are_not_doubled() -> None:
+    # OpenRouter sends the same reasoning as `reasoning` and as `reasoning_details`; encrypted details carry none.
+    chunks = [
+        _chunk({"content": "", "reasoning": None, "reasoning_details": []}, provider="Google"),
+        _chunk({"content": "", "reasoning": "This",
+                "reasoning_details": [{"type": "reasoning.text", "text": "This", "index": 0}]}),
+        _chunk({"content": "", "reasoning": None,
+                "reasoning_details": [{"type": "reasoning.encrypted", "data": "gAAAA"}]}),
+        _chunk({"content": "", "reasoning_details": [{"type": "reasoning.text", "text": " is it", "index": 0}]}),
+        _chunk({"content": "Hi"}, "stop"),
+        _chunk({"content": ""}, None, usage={"prompt_tokens": 43, "completion_tokens": 36, "cost": 0.000669}),
+    ]
+    _, r = _stream(chunks)
+    assert (r.text, r.reasoning, r.upstream) == ("Hi", "This is it", "Google")
+    assert r.finish_reason is FinishReason.STOP  # a later chunk's null finish_reason does not undo it
+    assert r.usage.cost_usd == pytest.approx(0.000669)
+
+
+def test_stream_tool_calls_without_ids_get_one_stable_id() -> None:
+    chunks = [
+        _chunk({"tool_calls": [{"index": 0, "type": "function", "function": {"name": "a", "arguments": ""}}]}),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"x":'}}]}),
+        _chunk({"tool_calls": [{"index": 1, "type": "function", "function": {"name": "b", "arguments": "{}"}}]}),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}),
+        _chunk({}, "tool_calls"),
+    ]
+    events, r = _stream(chunks)
+    first_deltas = [e for e in events if isinstance(e, ToolCallDeltaEvent) and e.name]
+    done = [e.tool_call for e in events if isinstance(e, ToolCallEvent)]
+    ids = [c.id for c in r.tool_calls]
+    assert len(set(ids)) == 2 and all(i.startswith("call_") for i in ids)
+    assert [e.id for e in first_deltas] == ids == [c.id for c in done]
+    assert [c.arguments for c in r.tool_calls] == [{"x": 1}, {}]
+    assert r.message.tool_calls[0].id == ids[0]
+
+
+def test_whole_tool_calls_without_ids_get_distinct_ids() -> None:
+    calls = [{"type": "function", "function": {"name": n, "arguments": "{}"}} for n in ("a", "b")]
+    r = parse_chat_completion(_completion({"content": None, "tool_calls": calls}, "tool_calls"), **P)
+    assert len({c.id for c in r.tool_calls}) == 2
+    assert [c.id for c in r.message.tool_calls] == [c.id for c in r.tool_calls]
+
+
+def test_stream_without_any_finish_reason() -> None:
+    _, r = _stream([_chunk({"content": "Hello"}), _chunk({"content": "!"})])
+    assert (r.text, r.finish_reason, r.raw_finish_reason) == ("Hello!", None, None)
+    _, r = _stream([_chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]})])
+    assert r.finish_reason is FinishReason.TOOL_CALLS
+
+
+def test_keepalive_comments_between_chunks_are_skipped() -> None:
+    body = (": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n"
+            'data: {"id":"g","provider":"xAI","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
+            ": OPENROUTER PROCESSING\n\n"
+            'data: {"id":"g","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+            "data: [DONE]\n\n")
+    data = [e.data for e in iter_sse(body.splitlines())]
+    assert len(data) == 3
+    _, r = _stream([json.loads(d) for d in data[:2]])
+    assert (r.text, r.upstream, r.finish_reason) == ("Hi", "xAI", FinishReason.STOP)
+
+
+def test_chat_body_renames_and_unsupported_fields_come_from_the_row(provider: OpenAIProvider) -> None:
+    wire = {"chat_body": {"usage": {"include": True}}, "renames": {"seed": "random_seed"}, "unsupported": ("user",)}
+    call = _call(provider, "gpt-4.1", "hi", seed=3, user="u", extra={"usage": {"include": False}})
+    with pytest.warns(UserWarning, match="user"):
+        body = build_chat_request(call, wire, stream=False)
+    assert body["random_seed"] == 3
+    assert "seed" not in body and "user" not in body
+    assert body["usage"] == {"include": False}  # a per-call extra wins over the row's body fields
+    assert list(body)[:2] == ["model", "messages"]
+
+
+def test_parallel_tool_calls_dropped_with_a_warning_where_the_host_refuses_it(provider: OpenAIProvider) -> None:
+    call = _call(provider, "gpt-4.1", "hi", tools=[WEATHER], parallel_tool_calls=False)
+    assert build_chat_request(call, {}, stream=False)["parallel_tool_calls"] is False
+    with pytest.warns(UserWarning, match="parallel_tool_calls"):
+        body = build_chat_request(call, {"parallel_tool_calls": False}, stream=False)
+    assert "parallel_tool_calls" not in body
+
+
+def test_embeddings_request_renames_and_float_vectors() -> None:
+    wire = {"renames": {"dimensions": "output_dimension"}, "embeddings_base64": False}
+    assert build_embeddings_request("m", ["a"], 256, wire) == {"model": "m", "input": ["a"], "output_dimension": 256}
+
+
+def test_parse_openrouter_model_list() -> None:
+    payload = {"data": [
+        {
+            "id": "anthropic/claude-sonnet-4.5", "name": "Anthropic: Claude Sonnet 4.5", "context_length": 1000000,
+            "architecture": {"input_modalities": ["text", "image", "file"], "output_modalities": ["text"]},
+            "pricing": {"prompt": "0.000003", "completion": "0.000015", "input_cache_read": "0.0000003",
+                        "input_cache_write": "0.00000375", "request": "0"},
+            "top_provider": {"context_length": 1000000, "max_completion_tokens": 64000, "is_moderated": False},
+            "supported_parameters": ["max_tokens", "reasoning", "tools", "structured_outputs", "temperature"],
+        },
+        {"id": "openrouter/auto", "pricing": {"prompt": "-1", "completion": "-1"},
+         "top_provider": {"context_length": 2000000}},
+    ]}
+    claude, auto = parse_model_list(payload, provider="openrouter")
+    assert claude.display_name == "Anthropic: Claude Sonnet 4.5"
+    assert (claude.context_window, claude.max_output_tokens) == (1000000, 64000)
+    assert (claude.input_price, claude.output_price) == (3.0, 15.0)
+    assert (claude.cached_input_price, claude.cache_write_price) == (0.3, 3.75)
+    assert claude.capabilities == {"reasoning", "tools", "json_schema", "vision"}
+    assert (auto.input_price, auto.output_price) == (None, None)  # "-1": priced per routed model
+    assert auto.context_window == 2000000
+
+
+def test_parse_ollama_models() -> None:
+    tags = {"models": [
+        {"name": "llama3.2:latest", "model": "llama3.2:latest", "details": {"family": "llama"}},
+        {"name": "nomic-embed-text:latest", "model": "nomic-embed-text:latest"},
+        {"name": "unshown:7b", "model": "unshown:7b"},
+        {"details": {}},
+        "junk",
+    ]}
+    show = {
+        "llama3.2:latest": {"model_info": {"general.architecture": "llama", "llama.context_length": 131072},
+                            "capabilities": ["completion", "tools", "vision", "thinking"]},
+        "nomic-embed-text:latest": {"model_info": {"nomic-bert.context_length": 2048},
+                                    "capabilities": ["embedding"]},
+    }
+    llama, embed, unshown = parse_ollama_models({"tags": tags, "show": show}, provider="ollama")
+    assert (llama.id, llama.provider, llama.context_window) == ("llama3.2:latest", "ollama", 131072)
+    assert llama.capabilities == {"tools", "vision", "reasoning"}
+    assert embed.context_window == 2048
+    assert embed.capabilities == {"embeddings"}
+    assert (unshown.id, unshown.context_window, unshown.capabilities) == ("unshown:7b", None, frozenset())
+    with pytest.raises(MalformedResponseError):
+        parse_ollama_models({"data": []}, provider="ollama")

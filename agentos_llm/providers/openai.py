@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
 
+from ..defaults import PROVIDERS, ProviderSpec, get_spec
 from ..errors import (
     APIConnectionError,
     APITimeoutError,
+    ConfigurationError,
     MalformedResponseError,
     MissingDependencyError,
     ProviderError,
@@ -44,6 +47,17 @@ _EMBED_MAX_INPUTS = 2048
 _EMBED_MAX_CHARS = 800_000
 
 
+def _row_config(spec: ProviderSpec) -> Mapping[str, Mapping[str, str]]:
+    """The row-specific constructor keys of a row (`wire["config"]`), e.g. OpenRouter's `app_name`."""
+    config = spec.wire.get("config")
+    return config if isinstance(config, Mapping) else {}
+
+
+# Every key any row takes: a class-level superset (define_provider checks it); each instance then
+# accepts only its own row's keys.
+_ROW_CONFIG_KEYS = frozenset(k for spec in PROVIDERS.values() for k in _row_config(spec))
+
+
 class OpenAIProvider(IProvider):
     """OpenAI chat completions, embeddings and models; also the base of OpenAI-compatible hosts."""
 
@@ -53,18 +67,51 @@ class OpenAIProvider(IProvider):
         Capability.GENERATE, Capability.STREAM, Capability.TOOLS, Capability.VISION,
         Capability.STRUCTURED_OUTPUT, Capability.EMBEDDINGS, Capability.LIST_MODELS, Capability.REASONING,
     })
-    config_keys: ClassVar[frozenset[str]] = frozenset({"organization", "project"})
+    config_keys: ClassVar[frozenset[str]] = frozenset({"organization", "project", "wire"}) | _ROW_CONFIG_KEYS
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        # Compatible hosts share OpenAI's code, but model traits belong to the host's own family.
-        if self.provider_id != "openai":
-            self.traits_family = str(self.spec.wire.get("traits_family", self.provider_id))
+    def __init__(self, *, spec: ProviderSpec | None = None, env: Mapping[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        spec = spec or get_spec(self.provider_id)
+        row_config = _row_config(spec)
+        foreign = sorted(k for k in kwargs if k in _ROW_CONFIG_KEYS and k not in row_config)
+        if foreign:
+            raise ConfigurationError(f"{spec.label} takes no {', '.join(foreign)}"
+                                     + (f"; its own keys: {', '.join(sorted(row_config))}" if row_config else ""))
+        row_values = {k: kwargs.pop(k) for k in list(kwargs) if k in row_config}
+        super().__init__(spec=spec, env=env, **kwargs)
         if not self.base_url:
-            from ..errors import ConfigurationError
-
             raise ConfigurationError(
                 f"{self.spec.label} needs a base URL: pass base_url=... or set {self.spec.base_url_env}")
+        self.config.update(row_values)
+        self.wire = self._resolve_wire(row_config, row_values, os.environ if env is None else env)
+        """The host's quirks as the converters read them: the row's, the `wire=` override, row config."""
+        # Compatible hosts share OpenAI's code, but model traits belong to the host's own family.
+        if self.provider_id != "openai":
+            self.traits_family = str(self.wire.get("traits_family", self.provider_id))
+        if not self.wire.get("embeddings", self.spec.embedding_model is not None):
+            self.capabilities = self.capabilities - {Capability.EMBEDDINGS}
+
+    def _resolve_wire(self, row_config: Mapping[str, Mapping[str, str]], values: Mapping[str, Any],
+                      env: Mapping[str, str]) -> dict[str, Any]:
+        override = self.config.get("wire") or {}
+        if not isinstance(override, Mapping):
+            raise ConfigurationError("wire= takes a mapping of host quirks (see agentos_llm.defaults)")
+        resolved: dict[str, Any] = {**self.spec.wire, **override}
+        chat_body = dict(resolved.get("chat_body") or {})
+        for name, rule in row_config.items():
+            value = values.get(name)
+            if value is None and rule.get("env"):
+                value = env.get(rule["env"]) or None
+            if value is None:
+                continue
+            header = rule.get("header")
+            if header and header.lower() not in {h.lower() for h in self.default_headers}:
+                self.default_headers[header] = str(value)  # explicit default_headers win over row config
+            if "body" in rule:
+                chat_body[rule["body"]] = value
+        if chat_body:
+            resolved["chat_body"] = chat_body
+        return resolved
 
     # ------------------------------------------------------------------ clients
 
@@ -113,27 +160,28 @@ class OpenAIProvider(IProvider):
     # ------------------------------------------------------------------ converters (pure)
 
     def _build_request(self, call: Call) -> dict[str, Any]:
-        return wire.build_chat_request(call, self.spec.wire, stream=call.stream)
+        return wire.build_chat_request(call, self.wire, stream=call.stream)
 
     def _parse_response(self, payload: Any, call: Call) -> CompletionResponse:
-        return wire.parse_chat_completion(payload, provider=self.provider_id, model=call.model)
+        return wire.parse_chat_completion(payload, provider=self.provider_id, model=call.model, wire=self.wire)
 
     def _stream_assembler(self, call: Call) -> StreamAssembler:
-        return wire.ChatStreamAssembler(provider=self.provider_id, model=call.model)
+        return wire.ChatStreamAssembler(provider=self.provider_id, model=call.model, wire=self.wire)
 
     def _structured_mode(self, call: Call, plan: StructuredPlan[Any]) -> StructuredMode:
-        if call.traits.json_schema and plan.format.strict_schema is not None and self.spec.wire.get(
-                "json_schema", True):
+        if call.traits.json_schema and plan.format.strict_schema is not None and self.wire.get("json_schema", True):
             return "json_schema"
-        return "json_object" if self.spec.wire.get("json_object", True) else "prompt"
+        return "json_object" if self.wire.get("json_object", True) else "prompt"
 
     def _build_embed_request(self, model: str, texts: list[str], options: EmbedOptions) -> Any:
-        return wire.build_embeddings_request(model, texts, options.dimensions, self.spec.wire)
+        return wire.build_embeddings_request(model, texts, options.dimensions, self.wire)
 
     def _parse_embeddings(self, payload: Any, model: str, count: int) -> EmbeddingResponse:
         return wire.parse_embeddings(payload, provider=self.provider_id, model=model, count=count)
 
     def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
+        if self.wire.get("models_api") == "ollama":
+            return wire.parse_ollama_models(payload, provider=self.provider_id)
         return wire.parse_model_list(payload, provider=self.provider_id)
 
     def _embed_batches(self, texts: list[str]) -> list[list[str]]:
@@ -164,9 +212,17 @@ class OpenAIProvider(IProvider):
                 f"the response is not JSON: {response.text[:200]!r}", provider=self.provider_id,
                 status_code=response.status_code, request_id=response.headers.get("x-request-id")) from None
 
+    @property
+    def server_root(self) -> str:
+        """The server's root URL: the base URL without its trailing `/v1` (Ollama's native API lives there)."""
+        root = str(self.base_url).rstrip("/")
+        return root[:-3] if root.endswith("/v1") else root
+
     def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
         options = self._options(timeout, headers)
         if op == "models":
+            if self.wire.get("models_api") == "ollama":
+                return self._ollama_models(options)
             response = self.client.get(_PATHS[op], cast_to=httpx2.Response, options=options)
         else:
             response = self.client.post(_PATHS[op], body=request, cast_to=httpx2.Response, options=options)
@@ -176,11 +232,44 @@ class OpenAIProvider(IProvider):
                      headers: Mapping[str, str] | None) -> Any:
         options = self._options(timeout, headers)
         if op == "models":
+            if self.wire.get("models_api") == "ollama":
+                return await self._aollama_models(options)
             response = await self.async_client.get(_PATHS[op], cast_to=httpx2.Response, options=options)
         else:
             response = await self.async_client.post(_PATHS[op], body=request, cast_to=httpx2.Response,
                                                     options=options)
         return self._decode(response)
+
+    # Ollama lists models on its native API: /api/tags, then /api/show per model for its details.
+    # A model whose /api/show fails is still listed, without details.
+
+    def _ollama_models(self, options: Any) -> dict[str, Any]:
+        root = self.server_root
+        tags = self._decode(self.client.get(f"{root}/api/tags", cast_to=httpx2.Response, options=options))
+        show: dict[str, Any] = {}
+        for name in _ollama_names(tags):
+            try:
+                show[name] = self._decode(self.client.post(f"{root}/api/show", body={"model": name},
+                                                           cast_to=httpx2.Response, options=options))
+            except (openai.APIStatusError, MalformedResponseError):
+                continue
+        return {"tags": tags, "show": show}
+
+    async def _aollama_models(self, options: Any) -> dict[str, Any]:
+        root = self.server_root
+        tags = self._decode(await self.async_client.get(f"{root}/api/tags", cast_to=httpx2.Response,
+                                                        options=options))
+
+        async def one(name: str) -> Any:
+            try:
+                return self._decode(await self.async_client.post(f"{root}/api/show", body={"model": name},
+                                                                 cast_to=httpx2.Response, options=options))
+            except (openai.APIStatusError, MalformedResponseError):
+                return None
+
+        names = _ollama_names(tags)
+        shows = await asyncio.gather(*(one(n) for n in names))
+        return {"tags": tags, "show": {n: s for n, s in zip(names, shows, strict=True) if s is not None}}
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
@@ -237,3 +326,9 @@ class OpenAIProvider(IProvider):
             return APIConnectionError(f"the connection failed: {type(exc).__name__}: {exc}",
                                       provider=self.provider_id)
         return None
+
+
+def _ollama_names(tags: Any) -> list[str]:
+    models = tags.get("models") if isinstance(tags, Mapping) else None
+    names = [m.get("model") or m.get("name") for m in models or () if isinstance(m, Mapping)]
+    return [n for n in names if isinstance(n, str) and n]

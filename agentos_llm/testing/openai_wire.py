@@ -3,6 +3,12 @@
 The ``render_*`` / ``*_chunks`` helpers are pure functions turning a :class:`Reply` (plus the
 ids the handler allocated) into OpenAI wire JSON; the handlers at the bottom glue them to the
 emulator core through :func:`routes`.  Standard library only.
+
+Compatible hosts' quirks are scripted per reply with ``Reply(..., quirk=...)`` (names in
+:data:`QUIRKS`), and two hosts are recognised by path: under ``/api/v1/`` the emulator answers as
+OpenRouter (the ``provider`` that served the call, ``usage.cost`` when the request asks for usage
+accounting, keep-alive comments, priced model listing), and ``/api/tags`` / ``/api/show`` are
+Ollama's native model listing.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from typing import Any
 from agentos_llm.testing.emulator import Fault, Reply, Route, WireRequest, WireResponse, sse_event
 
 __all__ = [
+    "OPENROUTER_PRICING",
+    "OPENROUTER_UPSTREAM",
+    "QUIRKS",
     "chat_completions",
     "chunk",
     "completion_chunks",
@@ -29,6 +38,10 @@ __all__ = [
     "error_body",
     "fault_response",
     "list_models",
+    "ollama_show",
+    "ollama_tags",
+    "openrouter_cost",
+    "openrouter_models",
     "render_completion",
     "render_embeddings",
     "render_usage",
@@ -42,6 +55,56 @@ DEFAULT_EMBEDDING_DIMS = 8
 MODEL_CREATED = 1_700_000_000
 _JSON = (",", ":")
 _PIECE = re.compile(r"\s*\S+|\s+$")
+
+QUIRKS = frozenset({
+    "x_groq_usage",  # usage under `x_groq.usage` (Groq), not at the top level
+    "think_tags",  # reasoning inline in the content as `<think>...</think>`; streamed, the tags split across chunks
+    "reasoning_content",  # reasoning as `reasoning_content` (DeepSeek; the default)
+    "reasoning",  # reasoning as `reasoning` (OpenRouter, Groq's parsed format)
+    "reasoning_details",  # reasoning as OpenRouter's `reasoning_details` list only
+    "mistral_thinking_parts",  # content as a list with `thinking` parts (Mistral's Magistral)
+    "no_finish_reason",  # no finish_reason anywhere
+    "keepalive_comments",  # SSE comment lines between chunks (OpenRouter's `: OPENROUTER PROCESSING`)
+    "no_tool_ids",  # tool calls without ids
+    "no_done",  # a stream that ends without `data: [DONE]`
+    "openrouter",  # OpenRouter: `provider` field, `usage.cost` when asked, keep-alive comments
+})
+"""Quirk names ``Reply(quirk=...)`` takes."""
+
+OPENROUTER_UPSTREAM = "EmulatedUpstream"
+"""The ``provider`` the emulated OpenRouter says served a call."""
+OPENROUTER_PRICING = {"prompt": "0.0000025", "completion": "0.00001"}
+"""Per-token USD prices of every model the emulated OpenRouter lists (and charges)."""
+_KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
+
+
+def openrouter_cost(prompt_tokens: int, completion_tokens: int) -> float:
+    """The ``usage.cost`` the emulated OpenRouter reports for a call."""
+    return round(prompt_tokens * float(OPENROUTER_PRICING["prompt"])
+                 + completion_tokens * float(OPENROUTER_PRICING["completion"]), 12)
+
+
+def _quirks(reply: Reply, request: WireRequest | None = None) -> frozenset[str]:
+    raw = reply.quirk
+    names = frozenset((raw,) if isinstance(raw, str) else raw)
+    unknown = names - QUIRKS
+    if unknown:
+        raise ValueError(f"unknown quirk(s) {sorted(unknown)}; known: {sorted(QUIRKS)}")
+    if request is not None and "/api/v1/" in request.path:
+        names |= {"openrouter"}
+    return names
+
+
+def _reasoning_fields(reasoning: str, quirks: frozenset[str]) -> dict[str, Any]:
+    if "reasoning_details" in quirks:
+        return {"reasoning_details": [{"type": "reasoning.text", "text": reasoning, "format": "unknown", "index": 0}]}
+    if "reasoning" in quirks:
+        return {"reasoning": reasoning}
+    return {"reasoning_content": reasoning}
+
+
+def _thinking_part(reasoning: str) -> dict[str, Any]:
+    return {"type": "thinking", "thinking": [{"type": "text", "text": reasoning}]}
 
 
 def _words(text: str) -> int:
@@ -309,26 +372,31 @@ def render_completion(
     created: int,
     call_ids: list[list[str]],
     prompt_tokens: int,
+    quirks: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """A whole ``chat.completion`` object; one choice per entry of ``call_ids``."""
+    """A whole ``chat.completion`` object; one choice per entry of ``call_ids``, shaped by ``quirks``."""
     choices = []
     for index, ids in enumerate(call_ids):
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": None if not reply.text and reply.tool_calls else reply.text,
-            "refusal": None,
-        }
+        content: Any = None if not reply.text and reply.tool_calls else reply.text
+        reasoning = reply.reasoning
+        if reasoning is not None and "think_tags" in quirks:
+            content, reasoning = f"<think>{reasoning}</think>{reply.text}", None
+        elif reasoning is not None and "mistral_thinking_parts" in quirks:
+            content, reasoning = [_thinking_part(reasoning), {"type": "text", "text": reply.text}], None
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
         if reply.tool_calls:
             message["tool_calls"] = [
                 {"id": call_id, "type": "function", "function": {"name": name, "arguments": _args_json(args)}}
                 for call_id, (name, args) in zip(ids, reply.tool_calls, strict=True)
             ]
-        if reply.reasoning is not None:
-            message["reasoning_content"] = reply.reasoning
-        choices.append(
-            {"index": index, "message": message, "finish_reason": _finish_reason(reply), "logprobs": None}
-        )
-    return {
+            if "no_tool_ids" in quirks:
+                for call in message["tool_calls"]:
+                    del call["id"]
+        if reasoning is not None:
+            message.update(_reasoning_fields(reasoning, quirks))
+        finish = None if "no_finish_reason" in quirks else _finish_reason(reply)
+        choices.append({"index": index, "message": message, "finish_reason": finish, "logprobs": None})
+    payload: dict[str, Any] = {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
@@ -337,6 +405,9 @@ def render_completion(
         "usage": render_usage(reply, prompt_tokens),
         "system_fingerprint": SYSTEM_FINGERPRINT,
     }
+    if "x_groq_usage" in quirks:
+        payload["x_groq"] = {"id": f"req_{completion_id}", "usage": payload.pop("usage")}
+    return payload
 
 
 def _split_text(text: str) -> list[str]:
@@ -380,8 +451,9 @@ def completion_chunks(
     call_ids: list[list[str]],
     prompt_tokens: int,
     include_usage: bool,
+    quirks: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """The ``chat.completion.chunk`` objects of a streamed ``reply`` (without ``[DONE]``)."""
+    """The ``chat.completion.chunk`` objects of a streamed ``reply`` (without ``[DONE]``), shaped by ``quirks``."""
     chunks: list[dict[str, Any]] = []
 
     def add(delta: dict[str, Any], finish_reason: str | None = None, index: int = 0) -> None:
@@ -389,29 +461,33 @@ def completion_chunks(
 
     for index, ids in enumerate(call_ids):
         add({"role": "assistant", "content": "", "refusal": None}, index=index)
-        if reply.reasoning:
-            for piece in _split_text(reply.reasoning):
-                add({"reasoning_content": piece}, index=index)
-        for piece in _split_text(reply.text):
-            add({"content": piece}, index=index)
+        if reply.reasoning and "think_tags" in quirks:
+            # Five characters a chunk: both tags arrive cut in pieces.
+            inline = f"<think>{reply.reasoning}</think>{reply.text}"
+            for at in range(0, len(inline), 5):
+                add({"content": inline[at : at + 5]}, index=index)
+        else:
+            if reply.reasoning:
+                for piece in _split_text(reply.reasoning):
+                    if "mistral_thinking_parts" in quirks:
+                        add({"content": [_thinking_part(piece)]}, index=index)
+                    else:
+                        add(_reasoning_fields(piece, quirks), index=index)
+            for piece in _split_text(reply.text):
+                add({"content": piece}, index=index)
         for k, (call_id, (name, args)) in enumerate(zip(ids, reply.tool_calls, strict=True)):
-            add(
-                {
-                    "tool_calls": [
-                        {
-                            "index": k,
-                            "id": call_id,
-                            "type": "function",
-                            "function": {"name": name, "arguments": ""},
-                        }
-                    ]
-                },
-                index=index,
-            )
+            first: dict[str, Any] = {"index": k, "id": call_id, "type": "function",
+                                     "function": {"name": name, "arguments": ""}}
+            if "no_tool_ids" in quirks:
+                del first["id"]
+            add({"tool_calls": [first]}, index=index)
             for fragment in _split_args(_args_json(args)):
                 add({"tool_calls": [{"index": k, "function": {"arguments": fragment}}]}, index=index)
-        add({}, _finish_reason(reply), index=index)
-    if include_usage:
+        add({}, None if "no_finish_reason" in quirks else _finish_reason(reply), index=index)
+    if "x_groq_usage" in quirks:
+        # Groq: usage rides on the last chunk under `x_groq`, asked for or not.
+        chunks[-1]["x_groq"] = {"id": f"req_{completion_id}", "usage": render_usage(reply, prompt_tokens)}
+    elif include_usage:
         chunks.append(
             {
                 "id": completion_id,
@@ -566,17 +642,21 @@ def chat_completions(request: WireRequest, item: Reply | Fault | None) -> WireRe
     prompt_tokens = (
         reply.prompt_tokens if reply.prompt_tokens is not None else count_prompt_tokens(body.get("messages"))
     )
+    quirks = _quirks(reply, request)
+    accounting = isinstance(body.get("usage"), dict) and body["usage"].get("include") is True
     if not stream:
-        return WireResponse.json(
-            render_completion(
-                reply,
-                completion_id=completion_id,
-                model=model,
-                created=created,
-                call_ids=call_ids,
-                prompt_tokens=prompt_tokens,
-            )
+        payload = render_completion(
+            reply,
+            completion_id=completion_id,
+            model=model,
+            created=created,
+            call_ids=call_ids,
+            prompt_tokens=prompt_tokens,
+            quirks=quirks,
         )
+        if "openrouter" in quirks:
+            _as_openrouter(payload, accounting)
+        return WireResponse.json(payload)
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
     chunks = completion_chunks(
@@ -586,9 +666,27 @@ def chat_completions(request: WireRequest, item: Reply | Fault | None) -> WireRe
         created=created,
         call_ids=call_ids,
         prompt_tokens=prompt_tokens,
-        include_usage=include_usage,
+        include_usage=include_usage or ("openrouter" in quirks and accounting),
+        quirks=quirks,
     )
-    return WireResponse.stream([*(sse_event(c) for c in chunks), b"data: [DONE]\n\n"])
+    if "openrouter" in quirks:
+        for c in chunks:
+            _as_openrouter(c, accounting)
+    events = [sse_event(c) for c in chunks]
+    if quirks & {"keepalive_comments", "openrouter"}:
+        events = [_KEEPALIVE, *(e for event in events for e in (event, _KEEPALIVE))]
+    if "no_done" not in quirks:
+        events.append(b"data: [DONE]\n\n")
+    return WireResponse.stream(events)
+
+
+def _as_openrouter(payload: dict[str, Any], accounting: bool) -> None:
+    """OpenRouter's additions: the upstream that served the call, and the cost when usage accounting is on."""
+    payload["provider"] = OPENROUTER_UPSTREAM
+    usage = payload.get("usage")
+    if accounting and isinstance(usage, dict):
+        usage["cost"] = openrouter_cost(usage["prompt_tokens"], usage["completion_tokens"])
+        usage["is_byok"] = False
 
 
 def _embedding_inputs(value: Any) -> list[str] | None:
@@ -644,11 +742,85 @@ def retrieve_model(request: WireRequest, item: Reply | Fault | None) -> WireResp
     return WireResponse.json(error_body(404, "model_not_found", message), 404)
 
 
+def openrouter_models(request: WireRequest, item: Reply | Fault | None) -> WireResponse:
+    """``GET /api/v1/models``: OpenRouter's listing, with names, context lengths, prices and parameters."""
+    data = []
+    for model_id in request.emulator.models:
+        embedding = "embed" in model_id
+        data.append({
+            "id": model_id,
+            "canonical_slug": model_id,
+            "name": f"Emulated: {model_id}",
+            "created": MODEL_CREATED,
+            "context_length": 8192 if embedding else 128000,
+            "architecture": {
+                "modality": "text->text" if embedding else "text+image->text",
+                "input_modalities": ["text"] if embedding else ["text", "image"],
+                "output_modalities": ["text"],
+            },
+            "pricing": {**OPENROUTER_PRICING, "request": "0", "image": "0"},
+            "top_provider": {"context_length": 128000, "max_completion_tokens": 16384, "is_moderated": False},
+            "supported_parameters": [] if embedding else [
+                "max_tokens", "temperature", "tools", "tool_choice", "response_format", "structured_outputs"],
+        })
+    return WireResponse.json({"data": data})
+
+
+def _ollama_name(model_id: str) -> str:
+    return model_id if ":" in model_id else f"{model_id}:latest"
+
+
+def ollama_tags(request: WireRequest, item: Reply | Fault | None) -> WireResponse:
+    """``GET /api/tags``: Ollama's local models (the emulator's ``models``, tagged ``:latest``)."""
+    models = []
+    for model_id in request.emulator.models:
+        name = _ollama_name(model_id)
+        family = "nomic-bert" if "embed" in model_id else "llama"
+        digest = hashlib.sha256(name.encode()).hexdigest()
+        models.append({
+            "name": name, "model": name, "modified_at": "2025-01-01T00:00:00Z", "size": 2019393189,
+            "digest": digest,
+            "details": {"parent_model": "", "format": "gguf", "family": family, "families": [family],
+                        "parameter_size": "3.2B", "quantization_level": "Q4_K_M"},
+        })
+    return WireResponse.json({"models": models})
+
+
+def ollama_show(request: WireRequest, item: Reply | Fault | None) -> WireResponse:
+    """``POST /api/show``: one model's details: ``model_info`` (with ``<arch>.context_length``) and ``capabilities``."""
+    name = str(_body(request).get("model") or _body(request).get("name") or "")
+    known = {_ollama_name(m): m for m in request.emulator.models}
+    model_id = known.get(_ollama_name(name)) if name else None
+    if model_id is None:
+        return WireResponse.json({"error": f"model '{name}' not found"}, 404)
+    if "embed" in model_id:
+        arch, context, capabilities = "nomic-bert", 2048, ["embedding"]
+    else:
+        arch, context, capabilities = "llama", 131072, ["completion", "tools"]
+        if any(word in model_id for word in ("vision", "llava")):
+            capabilities.append("vision")
+        if any(word in model_id for word in ("r1", "qwen3", "think")):
+            capabilities.append("thinking")
+    return WireResponse.json({
+        "license": "", "modelfile": f"FROM {name}", "parameters": "", "template": "{{ .Prompt }}",
+        "details": {"parent_model": "", "format": "gguf", "family": arch, "families": [arch],
+                    "parameter_size": "3.2B", "quantization_level": "Q4_K_M"},
+        "model_info": {"general.architecture": arch, "general.parameter_count": 3212749888,
+                       f"{arch}.context_length": context, f"{arch}.embedding_length": 3072},
+        "capabilities": capabilities,
+        "modified_at": "2025-01-01T00:00:00Z",
+    })
+
+
 def routes() -> list[Route]:
-    """The OpenAI routes (any path prefix, e.g. ``/v1`` or an Azure deployment path)."""
+    """The OpenAI routes (any path prefix, e.g. ``/v1`` or an Azure deployment path), OpenRouter's
+    listing under ``/api/v1`` and Ollama's native listing."""
     return [
         Route("POST", re.compile(r"/chat/completions$"), chat_completions),
         Route("POST", re.compile(r"/embeddings$"), embeddings),
+        Route("GET", re.compile(r"/api/v1/models$"), openrouter_models, scripted=False),
+        Route("GET", re.compile(r"^/api/tags$"), ollama_tags, scripted=False),
+        Route("POST", re.compile(r"^/api/show$"), ollama_show, scripted=False),
         Route("GET", re.compile(r"/models$"), list_models, scripted=False),
         Route("GET", re.compile(r"/models/(?P<model_id>.+)$"), retrieve_model, scripted=False),
     ]

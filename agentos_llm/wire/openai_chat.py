@@ -37,6 +37,7 @@ from ..types import (
 
 __all__ = [
     "ChatStreamAssembler",
+    "ThinkTagSplitter",
     "build_chat_request",
     "build_embeddings_request",
     "finish_reason",
@@ -44,6 +45,8 @@ __all__ = [
     "parse_chat_completion",
     "parse_embeddings",
     "parse_model_list",
+    "parse_ollama_models",
+    "split_think_tags",
     "usage_from_wire",
 ]
 
@@ -132,6 +135,22 @@ def _drop(option: str, model: str) -> None:
                   UserWarning, stacklevel=6)
 
 
+def _drop_for_host(option: str) -> None:
+    warnings.warn(f"this host does not accept {option}; it was left out of the request", UserWarning, stacklevel=6)
+
+
+def _host_fields(body: dict[str, Any], wire: Mapping[str, Any]) -> dict[str, Any]:
+    """The body with the fields the host refuses dropped (warned) and those it spells its own way renamed."""
+    for name in wire.get("unsupported") or ():
+        if name in body:
+            del body[name]
+            _drop_for_host(name)
+    renames: Mapping[str, str] = wire.get("renames") or {}
+    if renames and any(name in body for name in renames):
+        body = {renames.get(k, k): v for k, v in body.items()}
+    return body
+
+
 def build_chat_request(call: Any, wire: Mapping[str, Any], *, stream: bool) -> dict[str, Any]:
     """The chat-completions body for a `Call` (see `agentos_llm.provider.Call`)."""
     opts = call.options
@@ -139,6 +158,8 @@ def build_chat_request(call: Any, wire: Mapping[str, Any], *, stream: bool) -> d
     model = call.model
     messages = [message_to_wire(m, traits.system_role) for m in call.messages]
     body: dict[str, Any] = {"model": model, "messages": messages}
+    chat_body: Mapping[str, Any] = wire.get("chat_body") or {}
+    body.update(chat_body)
     if stream:
         body["stream"] = True
         if wire.get("stream_options", True):
@@ -161,9 +182,11 @@ def build_chat_request(call: Any, wire: Mapping[str, Any], *, stream: bool) -> d
         body["user"] = opts.user
     if opts.tools:
         body["tools"] = [_tool_to_wire(t) for t in opts.tools]
-        if opts.parallel_tool_calls is not None and traits.parallel_tool_calls and wire.get(
-                "parallel_tool_calls", True):
-            body["parallel_tool_calls"] = opts.parallel_tool_calls
+        if opts.parallel_tool_calls is not None and traits.parallel_tool_calls:
+            if wire.get("parallel_tool_calls", True):
+                body["parallel_tool_calls"] = opts.parallel_tool_calls
+            else:
+                _drop_for_host("parallel_tool_calls")
     if opts.tool_choice is not None:
         if opts.tool_choice in ("auto", "none", "required"):
             body["tool_choice"] = opts.tool_choice
@@ -191,6 +214,7 @@ def build_chat_request(call: Any, wire: Mapping[str, Any], *, stream: bool) -> d
             if call.structured_mode == "json_object":
                 body["response_format"] = {"type": "json_object"}
             messages.insert(0, {"role": traits.system_role, "content": fmt.instructions()})
+    body = _host_fields(body, wire)
     if opts.extra:
         body.update(opts.extra)
     return body
@@ -271,6 +295,73 @@ def _reasoning_of(container: Mapping[str, Any]) -> str | None:
     return None
 
 
+_OPEN_THINK, _CLOSE_THINK = "<think>", "</think>"
+
+
+def _partial_tag(text: str, tag: str) -> int:
+    """How many trailing characters of `text` could begin `tag` (so must wait for the next piece)."""
+    for n in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:n]):
+            return n
+    return 0
+
+
+class ThinkTagSplitter:
+    """Splits `<think>...</think>` spans (reasoning inlined in the content) out of text fed piece by piece.
+
+    Tags may be cut anywhere between pieces: a trailing fragment that could start a tag is held back
+    until the next piece (or `flush`). A `<think>` never closed makes the rest reasoning.
+    """
+
+    __slots__ = ("_held", "inside")
+
+    def __init__(self) -> None:
+        self.inside = False
+        self._held = ""
+
+    def feed(self, piece: str) -> tuple[str, str]:
+        """The (text, reasoning) a piece releases."""
+        buf = self._held + piece
+        self._held = ""
+        text: list[str] = []
+        reasoning: list[str] = []
+        while buf:
+            tag = _CLOSE_THINK if self.inside else _OPEN_THINK
+            out = reasoning if self.inside else text
+            at = buf.find(tag)
+            if at >= 0:
+                out.append(buf[:at])
+                buf = buf[at + len(tag):]
+                self.inside = not self.inside
+                continue
+            keep = _partial_tag(buf, tag)
+            if keep:
+                self._held = buf[-keep:]
+                buf = buf[:-keep]
+            out.append(buf)
+            break
+        return "".join(text), "".join(reasoning)
+
+    def flush(self) -> tuple[str, str]:
+        """What is still held back, once no more text will come."""
+        held, self._held = self._held, ""
+        return ("", held) if self.inside else (held, "")
+
+
+def split_think_tags(text: str) -> tuple[str, str | None]:
+    """A whole content as (text outside `<think>` spans, the spans' reasoning or None); no trimming."""
+    if _OPEN_THINK not in text:
+        return text, None
+    splitter = ThinkTagSplitter()
+    outside, inside = splitter.feed(text)
+    tail_text, tail_reasoning = splitter.flush()
+    return outside + tail_text, (inside + tail_reasoning) or None
+
+
+def _join_reasoning(*parts: str | None) -> str | None:
+    return "".join(p for p in parts if p) or None
+
+
 def _tool_calls_of(message: Mapping[str, Any]) -> list[ToolCall]:
     calls = []
     for raw in message.get("tool_calls") or ():
@@ -302,8 +393,12 @@ def _upstream(payload: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def parse_chat_completion(payload: Any, *, provider: str, model: str) -> CompletionResponse:
-    """A whole chat completion as our response (`model` is the requested one, used when none is served)."""
+def parse_chat_completion(payload: Any, *, provider: str, model: str,
+                          wire: Mapping[str, Any] | None = None) -> CompletionResponse:
+    """A whole chat completion as our response (`model` is the requested one, used when none is served).
+
+    `wire` is the host's quirks (`think_tags`: reasoning inlined in the content as `<think>` spans).
+    """
     if not isinstance(payload, Mapping):
         raise MalformedResponseError(f"expected a JSON object, got {type(payload).__name__}", provider=provider)
     _raise_error_body(payload, provider)
@@ -312,6 +407,9 @@ def parse_chat_completion(payload: Any, *, provider: str, model: str) -> Complet
     text = _content_text(message.get("content"))
     calls = _tool_calls_of(message)
     reasoning = _reasoning_of(message)
+    if wire and wire.get("think_tags"):
+        text, inline = split_think_tags(text)
+        reasoning = _join_reasoning(reasoning, inline)
     raw_finish = (choice or {}).get("finish_reason")
     return CompletionResponse(
         id=payload.get("id"),
@@ -335,25 +433,28 @@ def _nested_usage(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 class _ToolBuilder:
-    __slots__ = ("args", "emitted", "id", "name")
+    __slots__ = ("args", "emitted", "id", "name", "synthetic")
 
     def __init__(self, id: str | None, name: str | None) -> None:
-        self.id = id
+        # A call the host sent without an id gets one now, so every event and the response agree on it.
+        self.synthetic = not id
+        self.id = id or new_tool_call_id()
         self.name = name
         self.args: list[str] = []
         self.emitted = False
 
     def build(self) -> ToolCall:
         args, raw = parse_tool_arguments("".join(self.args))
-        return ToolCall(id=self.id or new_tool_call_id(), name=self.name or "", arguments=args, arguments_raw=raw)
+        return ToolCall(id=self.id, name=self.name or "", arguments=args, arguments_raw=raw)
 
 
 class ChatStreamAssembler:
     """Assembles chat-completion chunks: deltas out as events, the whole response at the end."""
 
-    def __init__(self, *, provider: str, model: str) -> None:
+    def __init__(self, *, provider: str, model: str, wire: Mapping[str, Any] | None = None) -> None:
         self.provider = provider
         self.model = model
+        self._think = ThinkTagSplitter() if wire and wire.get("think_tags") else None
         self._served_model: str | None = None
         self._id: str | None = None
         self._text: list[str] = []
@@ -381,16 +482,18 @@ class ChatStreamAssembler:
             choice = _first_choice(choices)
             if choice is not None:
                 delta = choice.get("delta") or {}
+                reasoning = _reasoning_of(delta)
+                if reasoning:
+                    events.extend(self._reason(reasoning))
                 content = delta.get("content")
                 if content:
                     text = _content_text(content)
+                    if text and self._think is not None:
+                        text, inline = self._think.feed(text)
+                        events.extend(self._reason(inline))
                     if text:
                         self._text.append(text)
                         events.append(TextDeltaEvent(delta=text))
-                reasoning = _reasoning_of(delta)
-                if reasoning:
-                    self._reasoning.append(reasoning)
-                    events.append(ReasoningDeltaEvent(delta=reasoning))
                 fragments = delta.get("tool_calls")
                 if fragments:
                     for frag in fragments:
@@ -404,6 +507,12 @@ class ChatStreamAssembler:
             self._usage = usage
             events.append(UsageEvent(usage=usage_from_wire(usage)))
         return events
+
+    def _reason(self, text: str) -> list[StreamEvent]:
+        if not text:
+            return []
+        self._reasoning.append(text)
+        return [ReasoningDeltaEvent(delta=text)]
 
     def _tool_fragment(self, frag: Mapping[str, Any]) -> ToolCallDeltaEvent:
         index = frag.get("index")
@@ -421,8 +530,10 @@ class ChatStreamAssembler:
         builder = self._tools.get(index)
         if builder is None:
             builder = self._tools[index] = _ToolBuilder(call_id, name)
+            call_id = builder.id  # the first fragment carries the id, a synthesized one too
         else:
-            builder.id = builder.id or call_id
+            if call_id and builder.synthetic and not builder.emitted:
+                builder.id, builder.synthetic = call_id, False
             builder.name = builder.name or name
         if call_id:
             self._by_id[call_id] = index
@@ -445,9 +556,19 @@ class ChatStreamAssembler:
                 events.append(ToolCallEvent(index=index, tool_call=call))
         return events
 
+    def _flush_think(self) -> list[StreamEvent]:
+        if self._think is None:
+            return []
+        text, reasoning = self._think.flush()
+        events = self._reason(reasoning)
+        if text:
+            self._text.append(text)
+            events.append(TextDeltaEvent(delta=text))
+        return events
+
     def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
         """Trailing tool-call events and the whole response."""
-        tail = self._complete_tools()
+        tail = [*self._flush_think(), *self._complete_tools()]
         calls = [self._tools[i].build() for i in sorted(self._tools)]
         text = "".join(self._text)
         reasoning = "".join(self._reasoning) or None
@@ -511,7 +632,7 @@ def build_embeddings_request(model: str, texts: list[str], dimensions: int | Non
         if dimensions <= 0:
             raise InvalidRequestError("dimensions must be positive")
         body["dimensions"] = dimensions
-    return body
+    return _host_fields(body, wire)
 
 
 def _vector(value: Any) -> list[float]:
@@ -540,27 +661,100 @@ def parse_embeddings(payload: Any, *, provider: str, model: str, count: int) -> 
                              usage=usage_from_wire(payload.get("usage")))
 
 
+# OpenRouter's `supported_parameters` and Ollama's `capabilities`, as our capability names.
+_LISTED_CAPABILITIES = {
+    "tools": "tools", "reasoning": "reasoning", "structured_outputs": "json_schema",
+    "vision": "vision", "thinking": "reasoning", "embedding": "embeddings",
+}
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _listed_capabilities(names: Any) -> frozenset[str]:
+    if not isinstance(names, list):
+        return frozenset()
+    return frozenset(_LISTED_CAPABILITIES[n] for n in names if isinstance(n, str) and n in _LISTED_CAPABILITIES)
+
+
 def parse_model_list(payload: Any, *, provider: str) -> list[ModelInfo]:
-    """`GET /models` as ModelInfo (context windows and prices where the host lists them)."""
+    """`GET /models` as ModelInfo: context windows, prices (per-token strings become USD per 1M tokens) and
+    capabilities where the host lists them (OpenRouter: `pricing`, `context_length`, `top_provider`,
+    `supported_parameters`, `architecture.input_modalities`; vLLM: `max_model_len`)."""
     if not isinstance(payload, Mapping):
         raise MalformedResponseError("expected a JSON object", provider=provider)
     out = []
     for item in payload.get("data") or ():
         if not isinstance(item, Mapping) or not item.get("id"):
             continue
-        pricing: Mapping[str, Any] = item["pricing"] if isinstance(item.get("pricing"), Mapping) else {}
+        pricing = _mapping(item.get("pricing"))
+        top = _mapping(item.get("top_provider"))
+        capabilities = _listed_capabilities(item.get("supported_parameters"))
+        modalities = _mapping(item.get("architecture")).get("input_modalities")
+        if isinstance(modalities, list) and "image" in modalities:
+            capabilities |= {"vision"}
         out.append(ModelInfo(
             id=item["id"], provider=provider, display_name=item.get("name"),
-            context_window=item.get("context_length") or item.get("context_window") or item.get("max_model_len"),
+            context_window=_positive_int(item.get("context_length")) or _positive_int(item.get("context_window"))
+            or _positive_int(item.get("max_model_len")) or _positive_int(top.get("context_length")),
+            max_output_tokens=_positive_int(top.get("max_completion_tokens")),
+            capabilities=capabilities,
             input_price=_per_million(pricing.get("prompt")),
             output_price=_per_million(pricing.get("completion")),
+            cached_input_price=_per_million(pricing.get("input_cache_read")),
+            cache_write_price=_per_million(pricing.get("input_cache_write")),
         ))
     return out
 
 
 def _per_million(per_token: Any) -> float | None:
+    """USD per 1M tokens from a per-token price; None when absent or not a price (OpenRouter's "-1": variable)."""
+    if per_token is None or isinstance(per_token, bool):
+        return None
     try:
-        return float(per_token) * 1_000_000 if per_token is not None else None
+        price = float(per_token)
     except (TypeError, ValueError):
         return None
+    return round(price * 1_000_000, 9) if price >= 0 else None
+
+
+def _context_length(model_info: Mapping[str, Any]) -> int | None:
+    """`<arch>.context_length` of an Ollama `model_info` (any `*.context_length` if the arch is unnamed)."""
+    arch = model_info.get("general.architecture")
+    if isinstance(arch, str):
+        found = _positive_int(model_info.get(f"{arch}.context_length"))
+        if found:
+            return found
+    return next((_positive_int(v) for k, v in model_info.items()
+                 if k.endswith(".context_length") and _positive_int(v)), None)
+
+
+def parse_ollama_models(payload: Any, *, provider: str) -> list[ModelInfo]:
+    """Ollama's `/api/tags` with each model's `/api/show`, as ModelInfo.
+
+    `payload` is `{"tags": <the /api/tags body>, "show": {model name: <its /api/show body>}}`; a model
+    without a `show` entry is listed with its name only.
+    """
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("tags"), Mapping):
+        raise MalformedResponseError("expected the /api/tags object", provider=provider)
+    shows = _mapping(payload.get("show"))
+    out = []
+    for item in payload["tags"].get("models") or ():
+        if not isinstance(item, Mapping):
+            continue
+        name = item.get("model") or item.get("name")
+        if not isinstance(name, str) or not name:
+            continue
+        show = _mapping(shows.get(name))
+        out.append(ModelInfo(
+            id=name, provider=provider, display_name=item.get("name") if isinstance(item.get("name"), str) else None,
+            context_window=_context_length(_mapping(show.get("model_info"))),
+            capabilities=_listed_capabilities(show.get("capabilities")),
+        ))
+    return out
 
