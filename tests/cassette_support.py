@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +31,14 @@ from agentos_llm.registry import create_provider
 from agentos_llm.testing.emulator import Fault, Reply, WireEmulator
 
 __all__ = [
+    "ANTHROPIC",
     "CASSETTE_DIR",
     "CHAT_MODEL",
     "EMBEDDING_MODEL",
+    "OPENAI",
     "TEST_API_KEY",
     "CassetteTarget",
+    "Vendor",
     "find_key_like",
     "open_target",
     "scrub_request",
@@ -161,6 +164,28 @@ def vcr_config(module_name: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------- the recording target
 
 
+@dataclass(frozen=True)
+class Vendor:
+    """What differs per vendor when recording: its provider, its key and base-URL env vars, its URLs."""
+
+    provider_id: str
+    key_env: str
+    base_url_env: str
+    live_base_url: str
+    #: Where requests go without an emulator (the discard port on loopback, nothing listens there).
+    dead_base_url: str
+    emulator_base_url: Callable[[WireEmulator], str]
+    #: The models the emulator lists.
+    models: tuple[str, ...]
+
+
+OPENAI = Vendor("openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1", DEAD_BASE_URL,
+                lambda emu: emu.openai_base_url, (CHAT_MODEL, "gpt-4.1-mini", EMBEDDING_MODEL))
+ANTHROPIC = Vendor("anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com",
+                   "http://127.0.0.1:9", lambda emu: emu.anthropic_base_url,
+                   ("claude-haiku-4-5", "claude-sonnet-4-0"))
+
+
 @dataclass
 class CassetteTarget:
     """Where the provider sends (the emulator, the real API, or nowhere), and what the cassette holds."""
@@ -173,6 +198,7 @@ class CassetteTarget:
     providers: list[IProvider] = field(default_factory=list)
     #: Index of this run's first interaction: with ``--record-mode=all`` the loaded ones come first.
     offset: int = 0
+    provider_id: str = "openai"
 
     def script(self, *items: Reply | Fault) -> None:
         """Scripts the emulator's answers; a no-op live or without an emulator (a replay)."""
@@ -180,8 +206,8 @@ class CassetteTarget:
             self.emulator.script(*items)
 
     def provider(self) -> IProvider:
-        """Our OpenAI provider (the real openai SDK underneath), pointed at the target, no retries."""
-        provider = create_provider("openai", api_key=self.api_key, base_url=self.base_url, max_retries=0)
+        """Our provider for the vendor (its real SDK underneath), pointed at the target, no retries."""
+        provider = create_provider(self.provider_id, api_key=self.api_key, base_url=self.base_url, max_retries=0)
         self.providers.append(provider)
         return provider
 
@@ -215,24 +241,25 @@ class CassetteTarget:
         return events
 
 
-def open_target(cassette: Any) -> Iterator[CassetteTarget]:
+def open_target(cassette: Any, vendor: Vendor = OPENAI) -> Iterator[CassetteTarget]:
     """The body of the ``target`` fixture; ``cassette`` is pytest-recording's ``vcr`` fixture.
 
     When the cassette is replay-only (``--record-mode=none``, or ``once`` with the cassette on disk),
     the teardown checks that the emulator got no request and that every recorded interaction was played.
     """
-    key = os.environ.get("OPENAI_API_KEY", "")
+    key = os.environ.get(vendor.key_env, "")
     emulator: WireEmulator | None = None
     if os.environ.get(LIVE_ENV) == "1":
         if not key:
-            raise RuntimeError(f"{LIVE_ENV}=1 needs OPENAI_API_KEY")
-        base_url = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+            raise RuntimeError(f"{LIVE_ENV}=1 needs {vendor.key_env}")
+        base_url = os.environ.get(vendor.base_url_env) or vendor.live_base_url
         target = CassetteTarget(base_url=base_url, api_key=key, live=True)
     elif os.environ.get(NO_EMULATOR_ENV) == "1":
-        target = CassetteTarget(base_url=DEAD_BASE_URL, api_key=TEST_API_KEY)
+        target = CassetteTarget(base_url=vendor.dead_base_url, api_key=TEST_API_KEY)
     else:
-        emulator = WireEmulator(models=[CHAT_MODEL, "gpt-4.1-mini", EMBEDDING_MODEL]).start()
-        target = CassetteTarget(base_url=emulator.openai_base_url, api_key=TEST_API_KEY, emulator=emulator)
+        emulator = WireEmulator(models=list(vendor.models)).start()
+        target = CassetteTarget(base_url=vendor.emulator_base_url(emulator), api_key=TEST_API_KEY, emulator=emulator)
+    target.provider_id = vendor.provider_id
     target.cassette = cassette
     if cassette is not None and cassette.record_mode == "all":
         target.offset = len(cassette)

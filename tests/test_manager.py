@@ -126,7 +126,24 @@ def test_unknown_id_in_the_order_is_an_error(how: str) -> None:
             AIModelProviderManager.from_env(env=env)
 
 
-def test_rows_without_an_implementation_are_skipped_with_a_reason() -> None:
+def test_anthropic_and_gemini_are_detected_in_the_documented_order() -> None:
+    env = env_of(ANTHROPIC_API_KEY="sk-ant-1", GOOGLE_API_KEY="AIza-1", OPENAI_API_KEY="sk-1")
+    m = AIModelProviderManager.from_env(env=env)
+    assert list(m.providers)[:3] == ["openai", "anthropic", "gemini"]
+    assert m.get("anthropic").credential_source == "env:ANTHROPIC_API_KEY"
+    assert m.get("gemini").credential_source == "env:GOOGLE_API_KEY"
+    route = m.resolve("gemini/gemini-2.5-flash")
+    assert (route.provider.provider_id, route.model) == ("gemini", "gemini-2.5-flash")
+    assert m.resolve("anthropic").model == m.get("anthropic").default_model
+
+
+def test_rows_without_an_implementation_are_skipped_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from agentos_llm.defaults import PROVIDERS
+
+    for pid in ("anthropic", "gemini"):
+        monkeypatch.setitem(PROVIDERS, pid, replace(PROVIDERS[pid], implementation=None))
     env = env_of(ANTHROPIC_API_KEY="sk-ant-1", GOOGLE_API_KEY="AIza-1", OPENAI_API_KEY="sk-1")
     m = AIModelProviderManager.from_env(env=env)
     assert list(m.providers) == ["openai"]
@@ -619,3 +636,71 @@ def test_fallback_is_logged(fb: tuple[AIModelProviderManager, Loopback], caplog:
     with caplog.at_level("WARNING", logger="agentos_llm"):
         m.generate_sync("groq/m", MSGS, fallback=["together/m"])
     assert any("falling back from groq/m" in r.getMessage() and "ServerError" in r.getMessage() for r in caplog.records)
+
+
+# ====================================================================== discovered local servers
+
+
+@pytest.fixture
+def local_servers() -> Iterator[dict[str, Any]]:
+    """Loopback imitations of Ollama and llama.cpp (see tests/local_servers.py)."""
+    from local_servers import Imitation, llamacpp_routes, ollama_routes
+
+    servers = {"ollama": Imitation(ollama_routes()), "llamacpp": Imitation(llamacpp_routes())}
+    yield servers
+    for s in servers.values():
+        s.close()
+
+
+async def test_discover_registers_what_answers_and_keeps_configured_providers(
+        local_servers: dict[str, Any]) -> None:
+    ollama, llamacpp = local_servers["ollama"], local_servers["llamacpp"]
+    m = AIModelProviderManager([offline("openai"), offline("llamacpp")])  # llamacpp configured explicitly
+    found = await m.discover(providers=["ollama", "llamacpp"],
+                             base_urls={"ollama": ollama.url + "/v1", "llamacpp": llamacpp.url + "/v1"},
+                             env=env_of())
+    assert {f.provider_id for f in found.found} == {"ollama", "llamacpp"}
+    assert list(m.providers) == ["openai", "llamacpp", "ollama"]
+    assert m.get("llamacpp").base_url == UNROUTABLE  # never replaced by what discovery found
+    assert m.default_provider.provider_id == "openai"
+    ollama_p = m.get("ollama")
+    assert ollama_p.base_url == ollama.url + "/v1" and ollama_p.default_model == "llama3.2:latest"
+    assert f"ollama: discovered at {ollama.url}/v1; key from no key needed" in m.describe()
+    # The probe's listing is cached for the provider: routing by bare name and listing need no new request.
+    probed = len(ollama.requests)
+    route = m.resolve("nomic-embed-text:latest")
+    assert route.provider is ollama_p and "lists" in route.reason
+    models = await m.list_models("ollama")
+    assert {x.id: x.context_window for x in models} == {"nomic-embed-text:latest": 2048, "llama3.2:latest": 131072}
+    assert len(ollama.requests) == probed
+    info = await m.get_model_info("ollama/llama3.2:latest")
+    assert info.context_window == 131072 and "tools" in info.capabilities
+
+
+def test_from_env_discover_adds_local_servers_after_the_configured_ones(
+        local_servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import agentos_llm.discovery as discovery
+
+    llamacpp = local_servers["llamacpp"]
+    # This test's only local row is llama.cpp, listening at its "default" address: the imitation.
+    monkeypatch.setattr(discovery, "local_provider_ids", lambda: ("llamacpp",))
+    monkeypatch.setitem(PROVIDERS, "llamacpp", dataclasses.replace(PROVIDERS["llamacpp"],
+                                                                   base_url=llamacpp.url + "/v1"))
+    m = AIModelProviderManager.from_env(env=env_of(OPENAI_API_KEY="sk-1"), discover=True, timeout=5.0)
+    assert list(m.providers) == ["openai", "llamacpp"]
+    assert m.default_provider.provider_id == "openai"
+    assert m.get("llamacpp").default_model == "qwen2.5-7b-instruct-q4_k_m.gguf"
+    assert m.get("llamacpp").retry_policy.timeout == 5.0  # provider kwargs reach discovered providers too
+    assert f"llamacpp: discovered at {llamacpp.url}/v1" in m.describe()
+    assert AIModelProviderManager.from_env(env=env_of(OPENAI_API_KEY="sk-1")).providers.keys() == {"openai"}
+
+
+def test_discover_sync_reports_a_configured_server_that_does_not_answer() -> None:
+    m = AIModelProviderManager()
+    found = m.discover_sync(providers=["vllm"], base_urls={"vllm": UNROUTABLE}, env=env_of())
+    assert found.found == ()
+    assert m.providers == {}
+    assert "probed at http://127.0.0.1:9/v1" in m.skipped["vllm"]
+    assert "vllm: skipped, probed at" in m.describe()

@@ -1,0 +1,248 @@
+"""Per-call overhead of agentos-llm over the raw anthropic SDK, against the loopback wire emulator.
+
+The Anthropic twin of `bench_overhead.py` (same loops, summaries and report; read its docstring):
+three sides interleaved call by call after a warm-up, on keep-alive clients, one emulator in a child
+process (`--inproc` keeps it in-process), nothing scripted, so every side gets the same echo.
+
+- raw: `anthropic.Anthropic(...).messages.create(model=..., max_tokens=..., messages=[...])` reading the
+  text and usage; for streams `stream=True`, every raw event read (text deltas and the final usage).
+- ours: `generate_sync` / `await generate`, and every event of `stream_sync` / `stream`.
+- floor: the same SDK client's low-level `post("/v1/messages", cast_to=httpx2.Response)` decoded with
+  `json.loads` only (per `data:` line for streams): the I/O under our provider.
+
+A ~200-word answer streams as ~200 text deltas (one event per word) plus the message and block events.
+Bounds (reported, never asserted): 0.2 ms added per whole call, 20 us added per stream event.
+
+    .venv/bin/python benchmarks/bench_overhead_anthropic.py [--n 500] [--warmup 50] [--json out.json] [--inproc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import API_KEY, emulator, machine
+from bench_overhead import CALL_BOUND_MS, EVENT_BOUND_US, STREAM_WORDS, print_table, run_async, run_sync, summarize
+
+MODEL = "claude-haiku-4-5"
+MAX_TOKENS = 1024  # sent by every side, so the request bodies are the same
+WHOLE_PROMPT = "Say hello to the benchmark."
+STREAM_PROMPT = " ".join(f"w{i}" for i in range(STREAM_WORDS))
+WHOLE_MSGS: list[dict[str, Any]] = [{"role": "user", "content": WHOLE_PROMPT}]
+STREAM_MSGS: list[dict[str, Any]] = [{"role": "user", "content": STREAM_PROMPT}]
+WHOLE_BODY = {"model": MODEL, "max_tokens": MAX_TOKENS, "messages": WHOLE_MSGS}
+STREAM_BODY = {**WHOLE_BODY, "messages": STREAM_MSGS, "stream": True}
+
+
+def same_answers(raw_whole: Any, ours_whole: Any, raw_usage: Any, ours_done: Any) -> None:
+    """Checks once, before timing, that both sides got and read the same answers."""
+    if tuple(raw_whole) != tuple(ours_whole):
+        raise RuntimeError(f"raw and ours differ on the whole answer: {raw_whole!r} != {ours_whole!r}")
+    if raw_usage != (ours_done.usage.input_tokens, ours_done.usage.output_tokens):
+        raise RuntimeError(f"raw and ours differ on the streamed usage: {raw_usage} != {ours_done.usage}")
+    if len(ours_done.text.split()) != STREAM_WORDS + 1:
+        raise RuntimeError(f"unexpected streamed answer: {ours_done.text[:80]!r}...")
+
+
+def _decode_lines(lines: Any) -> int:
+    k = 0
+    for line in lines:
+        if line.startswith("data: "):
+            json.loads(line[6:])
+            k += 1
+    return k
+
+
+def _read_raw_event(event: Any, usage: list[int]) -> None:
+    kind = event.type
+    if kind == "content_block_delta":
+        _ = event.delta.text if event.delta.type == "text_delta" else None
+    elif kind == "message_start":
+        usage[0] = event.message.usage.input_tokens
+    elif kind == "message_delta":
+        usage[1] = event.usage.output_tokens
+
+
+def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
+    import anthropic
+    import httpx2
+
+    from agentos_llm.registry import create_provider
+
+    client: Any = anthropic.Anthropic(base_url=base_url, api_key=API_KEY, max_retries=0)
+    floor_client: Any = anthropic.Anthropic(base_url=base_url, api_key=API_KEY, max_retries=0)
+    provider = create_provider("anthropic", api_key=API_KEY, base_url=base_url, max_retries=0)
+
+    def raw_whole() -> Any:
+        r = client.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=WHOLE_MSGS)
+        return r.content[0].text, r.usage.input_tokens, r.usage.output_tokens
+
+    def ours_whole() -> Any:
+        r = provider.generate_sync(MODEL, WHOLE_MSGS, max_tokens=MAX_TOKENS)
+        return r.text, r.usage.input_tokens, r.usage.output_tokens
+
+    def floor_whole() -> Any:
+        return json.loads(floor_client.post("/v1/messages", body=WHOLE_BODY, cast_to=httpx2.Response).content)
+
+    counts = {"raw": 0, "ours": 0}
+
+    def raw_stream() -> Any:
+        usage = [0, 0]
+        k = 0
+        for event in client.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=STREAM_MSGS, stream=True):
+            k += 1
+            _read_raw_event(event, usage)
+        counts["raw"] = k
+        return tuple(usage)
+
+    def ours_stream() -> Any:
+        k = 0
+        done = None
+        for event in provider.stream_sync(MODEL, STREAM_MSGS, max_tokens=MAX_TOKENS):
+            k += 1
+            if event.type == "text_delta":
+                _ = event.delta
+            elif event.type == "done":
+                done = event.response
+        counts["ours"] = k
+        return done
+
+    def floor_stream() -> Any:
+        r = floor_client.post("/v1/messages", body=STREAM_BODY, cast_to=httpx2.Response, stream=True,
+                              stream_cls=None)
+        try:
+            return _decode_lines(r.iter_lines())
+        finally:
+            r.close()
+
+    try:
+        same_answers(raw_whole(), ours_whole(), raw_stream(), ours_stream())
+        rows = [summarize("sync whole", run_sync([raw_whole, ours_whole, floor_whole], n, warmup))]
+        times = run_sync([raw_stream, ours_stream, floor_stream], n, warmup)
+        rows.append(summarize("sync stream", times, events=counts["ours"], chunks=counts["raw"]))
+        return rows
+    finally:
+        client.close()
+        floor_client.close()
+        provider.close()
+
+
+async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
+    import anthropic
+    import httpx2
+
+    from agentos_llm.registry import create_provider
+
+    client: Any = anthropic.AsyncAnthropic(base_url=base_url, api_key=API_KEY, max_retries=0)
+    floor_client: Any = anthropic.AsyncAnthropic(base_url=base_url, api_key=API_KEY, max_retries=0)
+    provider = create_provider("anthropic", api_key=API_KEY, base_url=base_url, max_retries=0)
+
+    async def raw_whole() -> Any:
+        r = await client.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=WHOLE_MSGS)
+        return r.content[0].text, r.usage.input_tokens, r.usage.output_tokens
+
+    async def ours_whole() -> Any:
+        r = await provider.generate(MODEL, WHOLE_MSGS, max_tokens=MAX_TOKENS)
+        return r.text, r.usage.input_tokens, r.usage.output_tokens
+
+    async def floor_whole() -> Any:
+        r = await floor_client.post("/v1/messages", body=WHOLE_BODY, cast_to=httpx2.Response)
+        return json.loads(r.content)
+
+    counts = {"raw": 0, "ours": 0}
+
+    async def raw_stream() -> Any:
+        usage = [0, 0]
+        k = 0
+        stream = await client.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=STREAM_MSGS, stream=True)
+        async for event in stream:
+            k += 1
+            _read_raw_event(event, usage)
+        counts["raw"] = k
+        return tuple(usage)
+
+    async def ours_stream() -> Any:
+        k = 0
+        done = None
+        async with provider.stream(MODEL, STREAM_MSGS, max_tokens=MAX_TOKENS) as events:
+            async for event in events:
+                k += 1
+                if event.type == "text_delta":
+                    _ = event.delta
+                elif event.type == "done":
+                    done = event.response
+        counts["ours"] = k
+        return done
+
+    async def floor_stream() -> Any:
+        r = await floor_client.post("/v1/messages", body=STREAM_BODY, cast_to=httpx2.Response, stream=True,
+                                    stream_cls=None)
+        k = 0
+        try:
+            async for line in r.aiter_lines():
+                if line.startswith("data: "):
+                    json.loads(line[6:])
+                    k += 1
+        finally:
+            await r.aclose()
+        return k
+
+    try:
+        same_answers(await raw_whole(), await ours_whole(), await raw_stream(), await ours_stream())
+        rows = [summarize("async whole", await run_async([raw_whole, ours_whole, floor_whole], n, warmup))]
+        times = await run_async([raw_stream, ours_stream, floor_stream], n, warmup)
+        rows.append(summarize("async stream", times, events=counts["ours"], chunks=counts["raw"]))
+        return rows
+    finally:
+        await client.close()
+        await floor_client.close()
+        await provider.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=500, help="measured calls per side and scenario (default 500)")
+    parser.add_argument("--warmup", type=int, default=50, help="unmeasured calls per side first (default 50)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--inproc", action="store_true",
+                        help="run the emulator in this process (default: a child process)")
+    parser.add_argument("--only", choices=("sync", "async"), help="run only the sync or the async scenarios")
+    args = parser.parse_args(argv)
+
+    import anthropic
+
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    with emulator(args.inproc) as openai_url:
+        base_url = openai_url.removesuffix("/v1")  # the Anthropic SDK takes the server root
+        if args.only in (None, "sync"):
+            rows += sync_scenarios(base_url, args.n, args.warmup)
+        if args.only in (None, "async"):
+            rows += asyncio.run(async_scenarios(base_url, args.n, args.warmup))
+    elapsed = time.perf_counter() - started
+
+    info = {**machine(), "anthropic": anthropic.__version__}
+    print(f"python {info['python']} on {info['platform']}, {info['cpus']} cpus; anthropic {info['anthropic']}, "
+          f"pydantic {info['pydantic']}; emulator {'in-process' if args.inproc else 'in a child process'}; "
+          f"{args.warmup} warm-up + {args.n} measured calls per side, interleaved; {elapsed:.1f} s")
+    print("added = median(ours) - median(raw); paired = median of per-iteration (ours - raw)\n")
+    print_table(rows)
+    print("\noverall:", "PASS" if all(r["pass"] for r in rows) else "FAIL")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "machine": info, "n": args.n, "warmup": args.warmup, "inproc": args.inproc,
+            "bounds": {"call_ms": CALL_BOUND_MS, "event_us": EVENT_BOUND_US},
+            "results": rows, "elapsed_s": elapsed,
+        }, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
