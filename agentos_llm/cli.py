@@ -1,4 +1,4 @@
-"""The `agentos-llm` command: `providers`, `chat` and an offline `demo`."""
+"""The `agentos-llm` command: `providers`, `discover`, `chat` and an offline `demo`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,38 @@ def _providers(args: argparse.Namespace) -> int:
     manager = AIModelProviderManager.from_env()
     print(manager.describe())
     return 0
+
+
+def _discover(args: argparse.Namespace) -> int:
+    import json
+
+    from .discovery import discover_local_providers_sync
+
+    base_urls = {}
+    for item in args.url or ():
+        pid, sep, url = item.partition("=")
+        if not sep or not pid or not url:
+            raise ConfigurationError(f"--url takes PROVIDER=URL, not {item!r}")
+        base_urls[pid] = url
+    found = discover_local_providers_sync(providers=args.provider, base_urls=base_urls, timeout=args.timeout,
+                                          deadline=args.deadline)
+    if args.json:
+        print(json.dumps({
+            "found": [{"provider": f.provider_id, "base_url": f.base_url, "source": f.source,
+                       "default_model": f.default_model,
+                       "models": [m.model_dump(mode="json", exclude_none=True) for m in f.models]}
+                      for f in found.found],
+            "skipped": [{"provider": s.provider_id, "base_url": s.base_url, "source": s.source,
+                         "reason": s.reason} for s in found.skipped],
+        }, indent=2))
+    else:
+        print(found.describe())
+        if found.found:
+            first = found.found[0]
+            model = f"/{first.default_model}" if first.default_model else ""
+            print(f"\nTry: agentos-llm chat --model {first.provider_id}{model} \"hello\"  "
+                  "(set its *_BASE_URL env var, or use AIModelProviderManager.from_env(discover=True))")
+    return 0 if found.found else 1
 
 
 def _chat(args: argparse.Namespace) -> int:
@@ -126,6 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentos-llm", description="One interface over every LLM provider.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("providers", help="what auto-detect found, and from where").set_defaults(fn=_providers)
+    discover = sub.add_parser("discover", help="probe the local model servers (Ollama, vLLM, llama.cpp, ...)")
+    discover.add_argument("--provider", action="append", metavar="ID",
+                          help="probe only this row (repeatable; default: every local-server row)")
+    discover.add_argument("--url", action="append", metavar="ID=URL", help="probe this URL for a row (repeatable)")
+    discover.add_argument("--timeout", type=float, default=1.0, help="seconds per request (default 1)")
+    discover.add_argument("--deadline", type=float, default=3.0, help="seconds for the whole run (default 3)")
+    discover.add_argument("--json", action="store_true", help="print the result as JSON")
+    discover.set_defaults(fn=_discover)
     chat = sub.add_parser("chat", help="send one prompt")
     chat.add_argument("prompt")
     chat.add_argument("--model", help="provider/model, a provider id, or a model (default: first provider found)")

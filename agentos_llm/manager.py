@@ -8,11 +8,12 @@ names fallbacks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .defaults import PROVIDERS, auto_detect_order, key_env_hint
 from .errors import (
@@ -31,6 +32,9 @@ from .errors import (
 from .provider import AsyncEventStream, EventStream, IProvider, Messages
 from .registry import create_provider, defined_providers
 from .types import CompletionResponse, EmbeddingResponse, ModelInfo, StreamEvent, StructuredResponse
+
+if TYPE_CHECKING:
+    from .discovery import Discovery
 
 __all__ = ["AIModelProviderManager", "Route"]
 
@@ -69,11 +73,13 @@ class AIModelProviderManager:
 
     @classmethod
     def from_env(cls, *, order: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-                 default: str | None = None, **provider_kwargs: Any) -> AIModelProviderManager:
+                 default: str | None = None, discover: bool = False, **provider_kwargs: Any
+                 ) -> AIModelProviderManager:
         """Builds every provider whose env var is present, in auto-detect order (the first is the default).
 
         `order` (or `AGENTOS_LLM_PROVIDER_ORDER`) replaces the order; unknown ids are an error.
         A provider whose extra is not installed is skipped and listed in `skipped`.
+        `discover=True` then adds the local servers that answer (see `discover`).
         """
         environ = os.environ if env is None else env
         defined = defined_providers()
@@ -95,9 +101,61 @@ class AIModelProviderManager:
                 manager.skipped[pid] = f"{present[0]} is set, but {exc}"
                 continue
             manager.register(provider, reason=f"{present[0]} is set")
+        if discover:
+            manager.discover_sync(env=env, provider_kwargs=provider_kwargs)
         if default is not None:
             manager.set_default(default)
         return manager
+
+    async def discover(self, *, providers: Sequence[str] | None = None, base_urls: Mapping[str, str] | None = None,
+                       env: Mapping[str, str] | None = None, timeout: float | None = None,
+                       deadline: float | None = None, provider_kwargs: Mapping[str, Any] | None = None
+                       ) -> Discovery:
+        """Probes the local model servers (`agentos_llm.discovery.discover_local_providers`) and registers
+        the ones that answer, with their model listing cached; a provider already registered is kept.
+
+        `timeout` bounds each probe request and `deadline` the whole run (the discovery defaults when None);
+        `provider_kwargs` go to each provider created.
+        """
+        from .discovery import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, discover_local_providers
+
+        found = await discover_local_providers(providers=providers, base_urls=base_urls, env=env,
+                                               timeout=timeout or DEFAULT_TIMEOUT,
+                                               deadline=deadline or DEFAULT_DEADLINE)
+        self._adopt(found, env, provider_kwargs or {})
+        return found
+
+    def discover_sync(self, *, providers: Sequence[str] | None = None, base_urls: Mapping[str, str] | None = None,
+                      env: Mapping[str, str] | None = None, timeout: float | None = None,
+                      deadline: float | None = None, provider_kwargs: Mapping[str, Any] | None = None
+                      ) -> Discovery:
+        """`discover`, blocking."""
+        from .discovery import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, discover_local_providers_sync
+
+        found = discover_local_providers_sync(providers=providers, base_urls=base_urls, env=env,
+                                              timeout=timeout or DEFAULT_TIMEOUT, deadline=deadline or DEFAULT_DEADLINE)
+        self._adopt(found, env, provider_kwargs or {})
+        return found
+
+    def _adopt(self, discovery: Discovery, env: Mapping[str, str] | None, provider_kwargs: Mapping[str, Any]
+               ) -> None:
+        for found in discovery.found:
+            pid = found.provider_id
+            if pid in self._providers:
+                continue  # configured explicitly (or found before): never replaced
+            kwargs = dict(provider_kwargs) if env is None else {"env": env, **provider_kwargs}
+            try:
+                provider = found.create(**kwargs)
+            except (MissingDependencyError, ConfigurationError) as exc:
+                self.skipped[pid] = f"discovered at {found.base_url}, but {exc}"
+                continue
+            provider._remember_models(list(found.models))  # what the probe listed: no second listing call
+            self.skipped.pop(pid, None)
+            self.register(provider, reason=f"discovered at {found.base_url}")
+        for s in discovery.skipped:
+            # A closed default port is not news; a configured URL, or a server that answered badly, is.
+            if s.provider_id not in self._providers and (s.answered or s.source != "default"):
+                self.skipped.setdefault(s.provider_id, f"probed at {s.base_url}: {s.reason}")
 
     def register(self, provider: IProvider, *, reason: str = "registered") -> None:
         """Adds (or replaces) a provider under its `provider_id`."""
@@ -317,22 +375,47 @@ class AIModelProviderManager:
         return route.provider.embed_sync(route.model, texts, dimensions=dimensions, input_type=input_type)
 
     async def list_models(self, provider_id: str | None = None) -> list[ModelInfo]:
-        """Models of one provider, or of all registered providers."""
-        targets = [self.get(provider_id)] if provider_id else list(self._providers.values())
+        """Models of one provider, or of every registered provider (listed concurrently).
+
+        Each provider answers from its cached or live listing, or its static catalog when the listing
+        fails; a provider that still fails is logged and left out, never sinking the others.
+        """
+        if provider_id:
+            return await self.get(provider_id).list_models()
+        providers = list(self._providers.values())
+        results = await asyncio.gather(*(p.list_models() for p in providers), return_exceptions=True)
         out: list[ModelInfo] = []
-        for p in targets:
-            out.extend(await p.list_models())
+        for p, result in zip(providers, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                _log_listing_failure(p, result)
+            else:
+                out.extend(result)
         return out
 
     def list_models_sync(self, provider_id: str | None = None) -> list[ModelInfo]:
         """`list_models`, blocking."""
-        targets = [self.get(provider_id)] if provider_id else list(self._providers.values())
-        return [m for p in targets for m in p.list_models_sync()]
+        if provider_id:
+            return self.get(provider_id).list_models_sync()
+        out: list[ModelInfo] = []
+        for p in self._providers.values():
+            try:
+                out.extend(p.list_models_sync())
+            except Exception as exc:
+                _log_listing_failure(p, exc)
+        return out
 
     async def get_model_info(self, model: str) -> ModelInfo:
-        """What the routed provider knows about a model id."""
+        """What the routed provider knows about a model id (`provider/model`, a bare model, ...): its live
+        listing merged with the catalog, else the catalog."""
         route = self.resolve(model)
         return await route.provider.get_model_info(route.model)
+
+    def get_model_info_sync(self, model: str) -> ModelInfo:
+        """`get_model_info`, blocking."""
+        route = self.resolve(model)
+        return route.provider.get_model_info_sync(route.model)
 
     async def aclose(self) -> None:
         """Closes every registered provider."""
@@ -355,3 +438,7 @@ class AIModelProviderManager:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _log_listing_failure(provider: IProvider, exc: Exception) -> None:
+    log.warning("listing the models of %s failed, left out: %s: %s", provider.provider_id, type(exc).__name__, exc)

@@ -9,6 +9,7 @@ from a `Call` (a pure converter), send it (sync and async twins), and parse what
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -18,7 +19,7 @@ from typing import Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
 
 from pydantic import SecretStr
 
-from .catalog import catalog_entry, catalog_models, cost_usd
+from .catalog import MODEL_LISTS, ModelListCache, catalog_entry, catalog_models, cost_usd, listing_key, model_traits
 from .credentials import resolve_base_url, resolve_credential
 from .defaults import ProviderSpec, get_spec
 from .errors import (
@@ -32,7 +33,7 @@ from .errors import (
     StructuredOutputError,
     UnsupportedCapabilityError,
 )
-from .model_traits import ModelTraits, traits_for
+from .model_traits import ModelTraits
 from .options import EmbedOptions, GenerateOptions, parse_options
 from .retry import RetryPolicy
 from .structured import StructuredMode, StructuredPlan
@@ -53,6 +54,7 @@ from .types import (
 
 __all__ = ["Call", "Capability", "IProvider", "StreamAssembler"]
 
+log = logging.getLogger("agentos_llm")
 T = TypeVar("T")
 Operation = Literal["chat", "embed", "models"]
 Messages = str | Message | dict[str, Any] | Sequence[MessageInput]
@@ -163,6 +165,8 @@ class IProvider(ABC):
     config_keys: ClassVar[frozenset[str]] = frozenset()
     """Extra keyword configuration the provider accepts (e.g. `organization`)."""
     structured_max_attempts: int = 3
+    models_cache: ModelListCache = MODEL_LISTS
+    """Where live model listings are kept (per credential, with a TTL); the process-wide cache by default."""
 
     def __init__(
         self,
@@ -289,7 +293,9 @@ class IProvider(ABC):
         if not msgs:
             raise InvalidRequestError("messages must not be empty", provider=self.provider_id)
         opts = parse_options(options, provider=self.provider_id)
-        traits = traits_for(self.traits_family, model)
+        # Tools, images and JSON schema as the catalog says (model traits when it does not know the model):
+        # a request the model cannot serve fails here, before anything is sent. One cached lookup.
+        traits = model_traits(self.provider_id, self.traits_family, model)
         if opts.tools and not traits.tools:
             raise UnsupportedCapabilityError(self.provider_id, "tools", f"model {model!r} cannot call tools")
         if not traits.vision and any(
@@ -601,39 +607,80 @@ class IProvider(ABC):
         merged = []
         for info in listed:
             known = catalog_entry(self.provider_id, info.id)
-            if known is not None:
-                info = known.model_copy(update={k: v for k, v in info.model_dump(exclude_defaults=True).items()
-                                                if k not in ("id", "provider")})
-            merged.append(info)
+            live = {k: v for k, v in info.model_dump(exclude_defaults=True).items() if k not in ("id", "provider")}
+            # What the server says (its context window, its prices) wins over the static catalog.
+            info = known.model_copy(update=live) if known is not None else info
+            merged.append(info.model_copy(update={"source": "live"}))
         return merged
 
+    def _listing_key(self) -> tuple[str, str, str]:
+        """This credential's cache key: provider id, base URL, and a hash of the key and of what scopes it."""
+        secret = self._api_key.get_secret_value() if self._api_key is not None else None
+        return listing_key(self.provider_id, self.base_url, secret,
+                           {"headers": self.default_headers, "config": self.config})
+
+    def _remember_models(self, listed: list[ModelInfo]) -> list[ModelInfo]:
+        """Merges a live listing with the catalog and caches it for this credential."""
+        merged = self._merge_catalog(listed)
+        self.models_cache.put(self._listing_key(), merged)
+        return merged
+
+    def _static_models(self, exc: AgentOSLLMError) -> list[ModelInfo]:
+        log.warning("listing the models of %s failed (%s: %s); answering from the static catalog",
+                    self.provider_id, type(exc).__name__, exc)
+        return catalog_models(self.provider_id)
+
     async def list_models(self) -> list[ModelInfo]:
-        """The models this credential can use, with what the catalog knows about each."""
-        payload = await self.retry_policy.acall(lambda t: self._asend_guarded("models", None, t, None))
-        return self._merge_catalog(self._parse(lambda: self._parse_model_list(payload)))
+        """The models this credential can use, with what the catalog knows about each (`source="live"`).
+
+        Listings are cached per credential for `models_cache.ttl` seconds. When the live call fails, the
+        static catalog answers alone (`source="catalog"`, and a warning is logged).
+        """
+        cached = self.models_cache.get(self._listing_key())
+        if cached is not None:
+            return cached
+        try:
+            payload = await self.retry_policy.acall(lambda t: self._asend_guarded("models", None, t, None))
+            listed = self._parse(lambda: self._parse_model_list(payload))
+        except (ProviderError, UnsupportedCapabilityError) as exc:
+            return self._static_models(exc)
+        return self._remember_models(listed)
 
     def list_models_sync(self) -> list[ModelInfo]:
         """`list_models`, blocking."""
-        payload = self.retry_policy.call(lambda t: self._send_guarded("models", None, t, None))
-        return self._merge_catalog(self._parse(lambda: self._parse_model_list(payload)))
+        cached = self.models_cache.get(self._listing_key())
+        if cached is not None:
+            return cached
+        try:
+            payload = self.retry_policy.call(lambda t: self._send_guarded("models", None, t, None))
+            listed = self._parse(lambda: self._parse_model_list(payload))
+        except (ProviderError, UnsupportedCapabilityError) as exc:
+            return self._static_models(exc)
+        return self._remember_models(listed)
 
-    async def get_model_info(self, model: str) -> ModelInfo:
-        """What is known about a model: the catalog first, then the live listing."""
-        known = catalog_entry(self.provider_id, model)
-        if known is not None:
-            return known
-        for info in await self.list_models():
+    def _model_info(self, model: str, listed: list[ModelInfo]) -> ModelInfo:
+        for info in listed:
             if info.id == model:
                 return info
-        return ModelInfo(id=model, provider=self.provider_id)
+        known = catalog_entry(self.provider_id, model)  # e.g. a dated snapshot of a listed family
+        return known.model_copy() if known is not None else ModelInfo(id=model, provider=self.provider_id)
+
+    async def get_model_info(self, model: str) -> ModelInfo:
+        """What is known about a model: the live listing merged with the catalog (cached), else the catalog."""
+        return self._model_info(model, await self.list_models())
+
+    def get_model_info_sync(self, model: str) -> ModelInfo:
+        """`get_model_info`, blocking."""
+        return self._model_info(model, self.list_models_sync())
 
     def catalog(self) -> list[ModelInfo]:
         """The static catalog's models for this provider (no network)."""
         return catalog_models(self.provider_id)
 
     def supports_model(self, model: str) -> bool:
-        """Whether the static catalog lists `model` for this provider."""
-        return catalog_entry(self.provider_id, model) is not None
+        """Whether the static catalog, or this credential's cached live listing, lists `model` (no network)."""
+        return (catalog_entry(self.provider_id, model) is not None
+                or self.models_cache.lists(self._listing_key(), model))
 
     async def check_health(self) -> HealthStatus:
         """Whether the provider answers with this credential (lists models; never raises)."""

@@ -450,6 +450,8 @@ class ModelInfo(BaseModel):
     id: str
     provider: str
     display_name: str | None = None
+    created: int | None = None
+    """When the vendor says the model was created or released (Unix seconds), where it lists one."""
     context_window: int | None = None
     max_output_tokens: int | None = None
     capabilities: frozenset[str] = frozenset()
@@ -457,6 +459,9 @@ class ModelInfo(BaseModel):
     output_price: float | None = None
     cached_input_price: float | None = None
     cache_write_price: float | None = None
+    source: Literal["live", "catalog"] | None = None
+    """Where the entry comes from: "live" (the provider's listing, completed from the static catalog) or
+    "catalog" (the static catalog alone, e.g. because the live listing failed); None when unknown."""
 
 
 class HealthStatus(BaseModel):

@@ -46,3 +46,36 @@ def test_providers_says_where_the_key_came_from(tmp_path: Path) -> None:
     assert "openai (default): OPENAI_API_KEY is set" in result.stdout
     assert "env:OPENAI_API_KEY" in result.stdout
     assert "sk-cli-test" not in result.stdout
+
+
+def test_discover_lists_a_local_server_named_by_its_env_var(tmp_path: Path) -> None:
+    from local_servers import Imitation, ollama_routes, vllm_routes
+
+    ollama, vllm = Imitation(ollama_routes()), Imitation(vllm_routes())
+    try:
+        bounds = ("--timeout", "10", "--deadline", "20")  # generous: a loaded machine must not fail this
+        result = _run(tmp_path, "discover", "--provider", "ollama", "--provider", "vllm", *bounds,
+                      OLLAMA_BASE_URL=ollama.url + "/v1", VLLM_BASE_URL=vllm.url + "/v1")
+        as_json = _run(tmp_path, "discover", "--provider", "vllm", "--json", *bounds, VLLM_BASE_URL=vllm.url + "/v1")
+    finally:
+        ollama.close()
+        vllm.close()
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"ollama: found at {ollama.url}/v1 (env:OLLAMA_BASE_URL), 2 model(s), default llama3.2:latest" in out
+    assert "    llama3.2:latest  context 131072" in out
+    assert f"vllm: found at {vllm.url}/v1 (env:VLLM_BASE_URL), 1 model(s)" in out
+    assert "    meta-llama/Llama-3.1-8B-Instruct  context 32768" in out
+    assert "agentos-llm chat --model ollama/llama3.2:latest" in out
+
+    import json
+
+    payload = json.loads(as_json.stdout)
+    assert payload["found"][0]["provider"] == "vllm"
+    assert payload["found"][0]["models"][0]["context_window"] == 32768
+
+
+def test_discover_says_what_it_checked_when_nothing_answers(tmp_path: Path) -> None:
+    result = _run(tmp_path, "discover", "--provider", "vllm", VLLM_BASE_URL="http://127.0.0.1:9/v1")
+    assert result.returncode == 1
+    assert "vllm: not found at http://127.0.0.1:9/v1: unreachable (connection refused)" in result.stdout

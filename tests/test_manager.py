@@ -658,7 +658,7 @@ async def test_discover_registers_what_answers_and_keeps_configured_providers(
     m = AIModelProviderManager([offline("openai"), offline("llamacpp")])  # llamacpp configured explicitly
     found = await m.discover(providers=["ollama", "llamacpp"],
                              base_urls={"ollama": ollama.url + "/v1", "llamacpp": llamacpp.url + "/v1"},
-                             env=env_of())
+                             env=env_of(), timeout=10.0, deadline=20.0)
     assert {f.provider_id for f in found.found} == {"ollama", "llamacpp"}
     assert list(m.providers) == ["openai", "llamacpp", "ollama"]
     assert m.get("llamacpp").base_url == UNROUTABLE  # never replaced by what discovery found

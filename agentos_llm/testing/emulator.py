@@ -71,9 +71,12 @@ class Reply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     model: str | None = None
     delay: float = 0.0
+    quirk: str | tuple[str, ...] = ()
+    """Host quirks to answer with, one name or several (see ``openai_wire.QUIRKS``)."""
 
     @classmethod
     def tool_call(cls, name: str, arguments: dict[str, Any], **kw: Any) -> Reply:
