@@ -109,7 +109,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             id="anthropic", label="Anthropic", extra="anthropic",
             implementation="agentos_llm.providers.anthropic:AnthropicProvider",
             key_env=("ANTHROPIC_API_KEY",), base_url_env="ANTHROPIC_BASE_URL", base_url="https://api.anthropic.com",
-            default_model="claude-sonnet-4-5", cheap_model="claude-haiku-4-5",
+            default_model="claude-sonnet-4-6", cheap_model="claude-haiku-4-5",
             docs_url="https://docs.anthropic.com/en/api/messages",
         ),
         ProviderSpec(

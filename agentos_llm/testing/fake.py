@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..catalog import ModelListCache
 from ..defaults import ProviderSpec
 from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation
@@ -77,6 +78,8 @@ class FakeProvider(IProvider):
         self.script: deque[Script] = deque(script)
         self.calls: list[Call] = []
         self.models: list[str] = list(self.config.get("models") or [spec.default_model])
+        # Listings are not cached: tests change `models` between calls and expect to see it.
+        self.models_cache = ModelListCache(ttl=0)
 
     def add(self, *items: Script) -> None:
         """Appends answers to the script."""
