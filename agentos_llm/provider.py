@@ -148,6 +148,7 @@ class AsyncEventStream(AsyncIterator[StreamEvent]):
         await self.aclose()
 
 
+_REQUEST_CAPABILITIES = frozenset({"tools", "vision", "json_schema"})
 _PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
@@ -608,8 +609,13 @@ class IProvider(ABC):
         for info in listed:
             known = catalog_entry(self.provider_id, info.id)
             live = {k: v for k, v in info.model_dump(exclude_defaults=True).items() if k not in ("id", "provider")}
-            # What the server says (its context window, its prices) wins over the static catalog.
-            info = known.model_copy(update=live) if known is not None else info
+            # What the server says (its context window, its prices) wins over the static catalog. A listing that
+            # names request capabilities (OpenRouter) is believed; one that names only other things (Gemini's
+            # generation methods) adds to the catalog's.
+            if known is not None:
+                if "capabilities" in live and not info.capabilities & _REQUEST_CAPABILITIES:
+                    live["capabilities"] = known.capabilities | info.capabilities
+                info = known.model_copy(update=live)
             merged.append(info.model_copy(update={"source": "live"}))
         return merged
 

@@ -342,3 +342,17 @@ def test_capability_lookups_stay_cached(emu: WireEmulator) -> None:
     p.generate_sync("gpt-4o-mini", "two")
     after = model_traits.cache_info()
     assert after.hits == before.hits + 1 and after.misses == before.misses
+
+
+def test_a_listing_that_names_no_request_capabilities_adds_to_the_catalogs() -> None:
+    from agentos_llm import create_provider
+    from agentos_llm.types import ModelInfo
+
+    gemini = create_provider("gemini", api_key="test-key-merge-0001")
+    listed = ModelInfo(id="gemini-2.5-flash", provider="gemini", capabilities=frozenset({"generate", "stream"}))
+    (merged,) = gemini._merge_catalog([listed])
+    assert {"generate", "stream", "tools", "vision", "json_schema"} <= merged.capabilities
+    # A listing that speaks of request capabilities is believed over the static catalog.
+    narrow = listed.model_copy(update={"capabilities": frozenset({"tools"})})
+    (merged,) = gemini._merge_catalog([narrow])
+    assert merged.capabilities == {"tools"}

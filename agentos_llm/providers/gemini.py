@@ -1,0 +1,296 @@
+"""Google Gemini (Gemini API and Vertex AI), on the official `google-genai` SDK (extra `gemini`).
+
+Thin I/O only: the SDK's API client authenticates (API key or application default credentials),
+builds URLs for either backend and sends, and hands back the raw JSON; `agentos_llm.wire.gemini_generate`
+does all the converting, on the REST JSON itself, so a call never pays for the SDK's typed-object round
+trip. Streams use the transport under `generate_content_stream` (`streamGenerateContent?alt=sse`, read
+segment by segment). The SDK's own retries are off: the library's retry policy is the only one.
+
+The async transport is the SDK's choice (httpx2, or aiohttp when it is installed); both are handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import replace
+from functools import cached_property
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from ..defaults import ProviderSpec, get_spec
+from ..errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    ConfigurationError,
+    MalformedResponseError,
+    MissingDependencyError,
+    ProviderError,
+)
+from ..options import EmbedOptions
+from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
+from ..structured import StructuredMode, StructuredPlan
+from ..types import CompletionResponse, EmbeddingResponse, ModelInfo
+from ..wire import gemini_generate as wire
+
+try:
+    import httpx2
+    from google.genai import Client
+    from google.genai import _transformers as sdk_transformers
+    from google.genai import errors as genai_errors
+    from google.genai import types as genai_types
+except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
+    raise MissingDependencyError("gemini", "google.genai") from exc
+
+__all__ = ["GeminiProvider"]
+
+_MODEL_PAGE = 1000  # the Gemini API's largest page of models
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else max(1, int(seconds * 1000))
+
+
+class GeminiProvider(IProvider):
+    """Gemini `generateContent`, streaming, embeddings and models, on the Gemini API or Vertex AI.
+
+    Vertex AI: pass `vertexai=True` with `project` and `location` (application default credentials,
+    no key needed), or `vertexai=True` with an API key (express mode). `api_version` picks the API
+    version (default: the SDK's, `v1beta` on the Gemini API, `v1beta1` on Vertex AI).
+    """
+
+    provider_id = "gemini"
+    family: ClassVar[str] = "gemini"
+    capabilities = frozenset({
+        Capability.GENERATE, Capability.STREAM, Capability.TOOLS, Capability.VISION,
+        Capability.STRUCTURED_OUTPUT, Capability.EMBEDDINGS, Capability.LIST_MODELS, Capability.REASONING,
+    })
+    config_keys: ClassVar[frozenset[str]] = frozenset({"vertexai", "project", "location", "credentials",
+                                                       "api_version"})
+
+    def __init__(self, *, spec: ProviderSpec | None = None, **kwargs: Any) -> None:
+        spec = spec or get_spec(self.provider_id)
+        self.vertexai = bool(kwargs.get("vertexai"))
+        if self.vertexai:
+            # Vertex AI authenticates with application default credentials; a key is only for express
+            # mode, and an env key must not override an explicit project.
+            explicit = kwargs.get("project") or kwargs.get("location") or kwargs.get("credentials")
+            spec = replace(spec, key_required=False, key_env=() if explicit else spec.key_env)
+        elif kwargs.get("project") or kwargs.get("location") or kwargs.get("credentials"):
+            raise ConfigurationError("project, location and credentials are for Vertex AI: pass vertexai=True too")
+        super().__init__(spec=spec, **kwargs)
+
+    def __repr__(self) -> str:
+        where = f", vertexai=True, project={self.config.get('project')!r}" if self.vertexai else ""
+        return (f"{type(self).__name__}(provider_id={self.provider_id!r}, base_url={self.base_url!r}, "
+                f"credential_source={self.credential_source!r}{where})")
+
+    # ------------------------------------------------------------------ client
+
+    @cached_property
+    def client(self) -> Client:
+        """The SDK client (created on first use, then reused; its async side keeps a pool per event loop)."""
+        http = genai_types.HttpOptions(
+            base_url=self.base_url or None,
+            api_version=self.config.get("api_version") or None,
+            headers=self.default_headers or None,
+            timeout=_ms(self.retry_policy.timeout),
+            # One attempt: also turns off the SDK's hidden reconnect-and-retry of its aiohttp transport.
+            retry_options=genai_types.HttpRetryOptions(attempts=1),
+        )
+        kwargs: dict[str, Any] = {"http_options": http, "vertexai": self.vertexai}
+        if self._api_key is not None:
+            kwargs["api_key"] = self._api_key.get_secret_value()
+        for name in ("project", "location", "credentials"):
+            if self.config.get(name):
+                kwargs[name] = self.config[name]
+        try:
+            return Client(**kwargs)
+        except ValueError as exc:  # the SDK's own configuration checks
+            raise ConfigurationError(f"cannot set up the google-genai client: {exc}") from None
+
+    @property
+    def _api(self) -> Any:
+        # The SDK's API client: it sends what the converters built and returns the raw JSON.
+        return self.client._api_client
+
+    def _close(self) -> None:
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
+
+    async def _aclose(self) -> None:
+        client = self.__dict__.get("client")
+        if client is not None:
+            await client.aio.aclose()
+
+    # ------------------------------------------------------------------ converters (pure)
+
+    def _build_request(self, call: Call) -> wire.GeminiRequest:
+        return wire.build_generate_request(call, vertex=self.vertexai)
+
+    def _parse_response(self, payload: Any, call: Call) -> CompletionResponse:
+        return wire.parse_generate_response(payload, provider=self.provider_id, model=call.model)
+
+    def _stream_assembler(self, call: Call) -> StreamAssembler:
+        return wire.GenerateStreamAssembler(provider=self.provider_id, model=call.model)
+
+    def _structured_mode(self, call: Call, plan: StructuredPlan[Any]) -> StructuredMode:
+        return "json_schema" if call.traits.json_schema else "prompt"
+
+    def _build_embed_request(self, model: str, texts: list[str], options: EmbedOptions) -> Any:
+        # Which Vertex endpoint a model takes is the SDK's knowledge; it is asked, not repeated here.
+        predict = self.vertexai and not sdk_transformers.t_is_vertex_embed_content_model(model)
+        return wire.build_embed_request(model, texts, options, vertex=self.vertexai, predict=predict)
+
+    def _parse_embeddings(self, payload: Any, model: str, count: int) -> EmbeddingResponse:
+        return wire.parse_embeddings(payload, provider=self.provider_id, model=model, count=count)
+
+    def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
+        return wire.parse_model_list(payload, provider=self.provider_id)
+
+    def _embed_batches(self, texts: list[str]) -> list[list[str]]:
+        step = wire.EMBED_BATCH_LIMIT
+        return [texts[i:i + step] for i in range(0, len(texts), step)]
+
+    # ------------------------------------------------------------------ I/O (thin)
+
+    def _options(self, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
+        # The client's own timeout is the policy's; per-request options only when a call differs.
+        if not headers and timeout == self.retry_policy.timeout:
+            return None
+        return genai_types.HttpOptions(timeout=_ms(timeout), headers=dict(headers) if headers else None)
+
+    def _decode(self, body: str) -> Any:
+        try:
+            return json.loads(body) if body else {}
+        except ValueError:
+            raise MalformedResponseError(f"the response is not JSON: {body[:200]!r}",
+                                         provider=self.provider_id) from None
+
+    def _models_path(self, token: str | None) -> str:
+        path = f"publishers/google/models?pageSize={_MODEL_PAGE}" if self.vertexai else f"models?pageSize={_MODEL_PAGE}"
+        return f"{path}&pageToken={quote(token)}" if token else path
+
+    def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
+        options = self._options(timeout, headers)
+        api = self._api
+        if op == "models":
+            pages = []
+            token: str | None = None
+            while True:
+                page = self._decode(api.request("get", self._models_path(token), {}, options).body)
+                pages.append(page)
+                token = page.get("nextPageToken") if isinstance(page, dict) else None
+                if not token:
+                    return _merge_pages(pages)
+        return self._decode(api.request("post", request.path, request.body, options).body)
+
+    async def _asend(self, op: Operation, request: Any, timeout: float | None,
+                     headers: Mapping[str, str] | None) -> Any:
+        options = self._options(timeout, headers)
+        api = self._api
+        if op == "models":
+            pages = []
+            token: str | None = None
+            while True:
+                response = await api.async_request("get", self._models_path(token), {}, options)
+                page = self._decode(response.body)
+                pages.append(page)
+                token = page.get("nextPageToken") if isinstance(page, dict) else None
+                if not token:
+                    return _merge_pages(pages)
+        response = await api.async_request("post", request.path, request.body, options)
+        return self._decode(response.body)
+
+    def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
+                     ) -> Iterator[Any]:
+        return self._chunks(request, self._options(timeout, headers))
+
+    def _chunks(self, request: wire.GeminiRequest, options: Any) -> Iterator[Any]:
+        # The transport of `generate_content_stream`, read as parsed segments: no typed objects, and the
+        # HTTP response is closed when the stream is left early.
+        api = self._api
+        sent = api._build_request("post", request.path, request.body, options)
+        response = api._request(sent, options, stream=True)
+        segments = response.segments()
+        try:
+            yield from segments
+        finally:
+            segments.close()
+            close = getattr(response.response_stream, "close", None)
+            if close is not None:
+                close()
+
+    async def _achunks(self, request: wire.GeminiRequest, options: Any) -> AsyncIterator[Any]:
+        api = self._api
+        sent = api._build_request("post", request.path, request.body, options)
+        response = await api._async_request(sent, options, stream=True)
+        segments = response.async_segments()
+        try:
+            async for segment in segments:
+                yield segment
+        finally:
+            await segments.aclose()  # the SDK's generator closes (or releases) the HTTP response
+
+    def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
+                      ) -> AsyncIterator[Any]:
+        return self._achunks(request, self._options(timeout, headers))
+
+    # ------------------------------------------------------------------ errors
+
+    def _map_exception(self, exc: Exception) -> ProviderError | None:
+        if isinstance(exc, genai_errors.APIError):
+            response = getattr(exc, "response", None)
+            headers = getattr(response, "headers", None)
+            return wire.error_from_google(exc.code, exc.details, provider=self.provider_id,
+                                          headers=_plain_headers(headers), fallback_message=exc.message)
+        if isinstance(exc, (httpx2.TimeoutException, asyncio.TimeoutError)):
+            return APITimeoutError(f"the request timed out ({type(exc).__name__})", provider=self.provider_id)
+        if isinstance(exc, httpx2.TransportError):
+            return APIConnectionError(f"the connection failed: {type(exc).__name__}: {exc}",
+                                      provider=self.provider_id)
+        for module in ("httpx", "aiohttp"):  # the SDK's other transports, when installed and chosen
+            mapped = _transport_error(sys.modules.get(module), exc, self.provider_id)
+            if mapped is not None:
+                return mapped
+        refresh = sys.modules.get("google.auth.exceptions")
+        if refresh is not None and isinstance(exc, refresh.GoogleAuthError):
+            return AuthenticationError(f"Google credentials failed: {type(exc).__name__}: {exc}",
+                                       provider=self.provider_id)
+        return None
+
+
+def _merge_pages(pages: list[Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {"models": [], "publisherModels": []}
+    for page in pages:
+        if isinstance(page, dict):
+            if page.get("error"):
+                return page
+            merged["models"].extend(page.get("models") or ())
+            merged["publisherModels"].extend(page.get("publisherModels") or ())
+    return merged
+
+
+def _plain_headers(headers: Any) -> dict[str, str] | None:
+    if headers is None:
+        return None
+    try:
+        return {str(k): str(v) for k, v in headers.items()}
+    except (AttributeError, TypeError):
+        return None
+
+
+def _transport_error(module: Any, exc: Exception, provider: str) -> ProviderError | None:
+    if module is None:
+        return None
+    timeout = getattr(module, "TimeoutException", None) or getattr(module, "ServerTimeoutError", None)
+    if timeout is not None and isinstance(exc, timeout):
+        return APITimeoutError(f"the request timed out ({type(exc).__name__})", provider=provider)
+    broken = getattr(module, "TransportError", None) or getattr(module, "ClientError", None)
+    if broken is not None and isinstance(exc, broken):
+        return APIConnectionError(f"the connection failed: {type(exc).__name__}: {exc}", provider=provider)
+    return None
