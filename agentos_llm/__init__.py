@@ -21,6 +21,9 @@ _EXPORTS: dict[str, str] = {
     "define_provider": "agentos_llm.registry",
     "provider_env": "agentos_llm.registry",
     "provider_value": "agentos_llm.registry",
+    "discover_local_providers": "agentos_llm.discovery",
+    "discover_local_providers_sync": "agentos_llm.discovery",
+    "DiscoveredProvider": "agentos_llm.discovery",
     # types
     "Message": "agentos_llm.types",
     "TextPart": "agentos_llm.types",
@@ -53,7 +56,8 @@ _EXPORTS: dict[str, str] = {
     "UnsupportedCapabilityError": "agentos_llm.errors",
     "StructuredOutputError": "agentos_llm.errors",
 }
-_SUBMODULES = frozenset({"errors", "types", "defaults", "testing", "options", "provider", "manager", "registry"})
+_SUBMODULES = frozenset({"errors", "types", "defaults", "testing", "options", "provider", "manager", "registry",
+                         "catalog", "discovery"})
 
 __all__ = [
     "AIModelProviderManager",
@@ -61,6 +65,7 @@ __all__ = [
     "Capability",
     "CompletionResponse",
     "ConfigurationError",
+    "DiscoveredProvider",
     "DoneEvent",
     "EmbeddingResponse",
     "FinishReason",
@@ -90,6 +95,8 @@ __all__ = [
     "assistant",
     "create_provider",
     "define_provider",
+    "discover_local_providers",
+    "discover_local_providers_sync",
     "provider_env",
     "provider_value",
     "system",
@@ -114,6 +121,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .discovery import DiscoveredProvider, discover_local_providers, discover_local_providers_sync
     from .errors import (
         ConfigurationError,
         MissingDependencyError,

@@ -148,9 +148,36 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"   {len(emb.vectors)} vectors of {len(emb.vectors[0])} dimensions, "
                   f"first: {[round(x, 3) for x in emb.vectors[0][:4]]}...")
             _print_usage(emb.usage, sys.stdout)
+        _demo_other_vendors(emulator, history, tool)
         print(f"\nThe emulator served {len(emulator.requests)} requests. Set a real key (e.g. OPENAI_API_KEY) "
               "and try `agentos-llm chat \"hello\"`.")
     return 0
+
+
+def _demo_other_vendors(emulator: Any, history: list[Any], tool: Any) -> None:
+    """Steps 6-7 of the demo: Anthropic and Gemini through their own SDKs, and the history moving to them."""
+    from .errors import MissingDependencyError
+    from .registry import create_provider
+    from .testing import Reply
+
+    vendors = (("anthropic", emulator.anthropic_base_url, "claude-haiku-4-5"),
+               ("gemini", emulator.gemini_base_url, "gemini-2.5-flash"))
+    for step, (pid, base_url, model) in enumerate(vendors, start=6):
+        try:
+            provider = create_provider(pid, api_key="demo-key-not-secret", base_url=base_url)
+        except MissingDependencyError as exc:
+            print(f"{step}. {pid}: skipped ({exc})")
+            continue
+        with provider:
+            print(f"{step}. {provider.label}, through its own SDK")
+            emulator.script(Reply(text=f"Hello from the {provider.label} wire.", reasoning="A short greeting."))
+            r = provider.generate_sync(model, "Say hello.", reasoning_effort="low")
+            print(f"   {r.text!r}  reasoning={r.reasoning!r}  finish={r.finish_reason}")
+            _print_usage(r.usage, sys.stdout)
+            emulator.script(Reply(text="The Lisbon answer, continued on another vendor."))
+            moved = provider.generate_sync(model, [*history, {"role": "user", "content": "And in Fahrenheit?"}],
+                                           tools=[tool])
+            print(f"   the OpenAI tool-call history continues here: {moved.text!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

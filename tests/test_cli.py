@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-KEY_VARS = ("OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-            "GROQ_API_KEY", "TOGETHER_API_KEY", "MISTRAL_API_KEY", "XAI_API_KEY", "DEEPSEEK_API_KEY",
-            "OLLAMA_BASE_URL", "AGENTOS_LLM_PROVIDER_ORDER")
+from agentos_llm.defaults import ORDER_ENV_VAR, PROVIDERS
+
+# Every variable that could make auto-detect find a provider on the developer's machine.
+KEY_VARS = frozenset({ORDER_ENV_VAR, *(v for spec in PROVIDERS.values()
+                                        for v in (*spec.key_env, *spec.detect_vars, spec.base_url_env) if v)})
 
 
 def _run(tmp_path: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
@@ -29,6 +31,9 @@ def test_demo_runs_offline_and_says_the_emulator_served_it(tmp_path: Path) -> No
         assert step in out
     assert "get_weather({'city': 'Lisbon'})" in out
     assert "3 vectors of 8 dimensions" in out
+    assert "6. Anthropic, through its own SDK" in out
+    assert "7. Google Gemini, through its own SDK" in out
+    assert out.count("the OpenAI tool-call history continues here") == 2
 
 
 def test_chat_without_a_key_names_the_env_vars_in_order(tmp_path: Path) -> None:
@@ -79,3 +84,13 @@ def test_discover_says_what_it_checked_when_nothing_answers(tmp_path: Path) -> N
     result = _run(tmp_path, "discover", "--provider", "vllm", VLLM_BASE_URL="http://127.0.0.1:9/v1")
     assert result.returncode == 1
     assert "vllm: not found at http://127.0.0.1:9/v1: unreachable (connection refused)" in result.stdout
+
+
+def test_providers_lists_anthropic_and_gemini_from_their_keys(tmp_path: Path) -> None:
+    result = _run(tmp_path, "providers", ANTHROPIC_API_KEY="sk-ant-cli-test-0123456789",
+                  GOOGLE_API_KEY="AIza-cli-test-0123456789")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "ANTHROPIC_API_KEY" in out and "GOOGLE_API_KEY" in out
+    assert out.index("anthropic") < out.index("gemini")
+    assert "sk-ant-cli-test" not in out and "AIza-cli-test" not in out
