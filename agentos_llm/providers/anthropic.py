@@ -7,9 +7,7 @@ does all the converting. The SDK's own retries are off: the library's retry poli
 
 from __future__ import annotations
 
-import asyncio
 import json
-import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any, ClassVar
@@ -30,6 +28,7 @@ from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, ModelInfo
 from ..wire import anthropic_messages as wire
 from ..wire.sse import aiter_sse, iter_sse
+from .sdk_clients import SDKClients
 
 try:
     import anthropic
@@ -66,31 +65,25 @@ class AnthropicProvider(IProvider):
         }
 
     @cached_property
+    def _clients(self) -> SDKClients[anthropic.Anthropic, anthropic.AsyncAnthropic]:
+        return SDKClients(lambda: anthropic.Anthropic(**self._client_kwargs()),
+                          lambda: anthropic.AsyncAnthropic(**self._client_kwargs()), lambda client: client.close())
+
+    @property
     def client(self) -> anthropic.Anthropic:
         """The sync SDK client (created on first use, then reused)."""
-        return anthropic.Anthropic(**self._client_kwargs())
+        return self._clients.sync
 
     @property
     def async_client(self) -> anthropic.AsyncAnthropic:
         """The async SDK client of the running event loop (one per loop: pooled connections belong to it)."""
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = self._async_clients[loop] = anthropic.AsyncAnthropic(**self._client_kwargs())
-        return client
-
-    @cached_property
-    def _async_clients(self) -> weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anthropic.AsyncAnthropic]:
-        return weakref.WeakKeyDictionary()
+        return self._clients.for_running_loop()
 
     def _close(self) -> None:
-        if "client" in self.__dict__:
-            self.client.close()
+        self._clients.close()
 
     async def _aclose(self) -> None:
-        client = self._async_clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+        await self._clients.aclose()
 
     # ------------------------------------------------------------------ converters (pure)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
@@ -31,6 +30,7 @@ from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, EmbeddingResponse, ModelInfo
 from ..wire import openai_chat as wire
 from ..wire.sse import aiter_sse, iter_sse
+from .sdk_clients import SDKClients
 
 try:
     import httpx2
@@ -127,35 +127,25 @@ class OpenAIProvider(IProvider):
         return kwargs
 
     @cached_property
+    def _clients(self) -> SDKClients[openai.OpenAI, openai.AsyncOpenAI]:
+        return SDKClients(lambda: openai.OpenAI(**self._client_kwargs()),
+                          lambda: openai.AsyncOpenAI(**self._client_kwargs()), lambda client: client.close())
+
+    @property
     def client(self) -> openai.OpenAI:
         """The sync SDK client (created on first use, then reused)."""
-        return openai.OpenAI(**self._client_kwargs())
+        return self._clients.sync
 
     @property
     def async_client(self) -> openai.AsyncOpenAI:
-        """The async SDK client of the running event loop.
-
-        One per loop, reused: pooled connections belong to the loop that opened them, so a provider
-        used from several loops (a notebook, repeated `asyncio.run`, the sync bridge) stays usable.
-        """
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = self._async_clients[loop] = openai.AsyncOpenAI(**self._client_kwargs())
-        return client
-
-    @cached_property
-    def _async_clients(self) -> weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]:
-        return weakref.WeakKeyDictionary()
+        """The async SDK client of the running event loop (one per loop: pooled connections belong to it)."""
+        return self._clients.for_running_loop()
 
     def _close(self) -> None:
-        if "client" in self.__dict__:
-            self.client.close()
+        self._clients.close()
 
     async def _aclose(self) -> None:
-        client = self._async_clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+        await self._clients.aclose()
 
     # ------------------------------------------------------------------ converters (pure)
 
