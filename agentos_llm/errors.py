@@ -339,6 +339,10 @@ def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+# Where vendors put the id to quote to their support: OpenAI and most hosts, Anthropic, Google, LiteLLM proxy.
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-goog-request-id", "x-litellm-call-id")
+
+
 def error_from_response(
     status: int | None,
     body: Any,
@@ -354,6 +358,6 @@ def error_from_response(
     request_id = None
     if headers:
         get = _header_getter(headers)
-        request_id = get("x-request-id") or get("request-id") or get("x-goog-request-id") or None
+        request_id = next((v for h in _REQUEST_ID_HEADERS if (v := get(h))), None)
     return cls(text, provider=provider, status_code=status, retry_after=parse_retry_after(headers),
                request_id=request_id, body=body, code=code or etype)

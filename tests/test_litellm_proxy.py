@@ -283,6 +283,7 @@ async def test_unknown_model_is_invalid_request(proxy: Proxy, provider: IProvide
     assert err.status_code == 400
     assert err.provider == "litellm"
     assert "Invalid model name" in err.message and "no-such-model" in err.message
+    assert err.request_id  # LiteLLM's x-litellm-call-id, for its logs
     _assert_no_secret(proxy.master_key, err, provider)
 
 

@@ -291,3 +291,11 @@ def test_direct_errors_redact_message_and_text_body(secret: str) -> None:
 def test_structured_output_error_redacts_message(secret: str) -> None:
     err = errors.StructuredOutputError(f"bad answer {secret}", raw_text="x", validation_errors=[], attempts=1)
     _assert_clean(str(err))
+
+
+@pytest.mark.parametrize("header", ["x-request-id", "Request-Id", "x-goog-request-id", "x-litellm-call-id"])
+def test_the_request_id_is_read_from_each_vendors_header(header: str) -> None:
+    from agentos_llm.errors import error_from_response
+
+    err = error_from_response(500, {"error": {"message": "boom"}}, provider="p", headers={header: "req-42"})
+    assert err.request_id == "req-42"
