@@ -34,6 +34,7 @@ __all__ = [
     "UnsupportedCapabilityError",
     "error_from_response",
     "parse_retry_after",
+    "request_id_of",
 ]
 
 
@@ -343,6 +344,12 @@ def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-goog-request-id", "x-litellm-call-id")
 
 
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The vendor's request id from response headers, whichever header it uses."""
+    get = _header_getter(headers)
+    return next((v for h in _REQUEST_ID_HEADERS if (v := get(h))), None)
+
+
 def error_from_response(
     status: int | None,
     body: Any,
@@ -355,9 +362,6 @@ def error_from_response(
     message, code, etype = describe_error_body(body)
     cls = error_class_for(status, code, etype, message or fallback_message)
     text = message or fallback_message or (f"HTTP {status}" if status else "provider error")
-    request_id = None
-    if headers:
-        get = _header_getter(headers)
-        request_id = next((v for h in _REQUEST_ID_HEADERS if (v := get(h))), None)
+    request_id = request_id_of(headers) if headers else None
     return cls(text, provider=provider, status_code=status, retry_after=parse_retry_after(headers),
                request_id=request_id, body=body, code=code or etype)

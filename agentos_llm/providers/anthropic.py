@@ -7,32 +7,30 @@ does all the converting. The SDK's own retries are off: the library's retry poli
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any, ClassVar
 
 from ..catalog import catalog_entry
-from ..errors import (
-    APIConnectionError,
-    APITimeoutError,
-    MalformedResponseError,
-    MissingDependencyError,
-    ProviderError,
-    UnsupportedCapabilityError,
-    error_from_response,
-)
+from ..errors import MissingDependencyError, ProviderError, UnsupportedCapabilityError
 from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, ModelInfo
 from ..wire import anthropic_messages as wire
-from ..wire.sse import aiter_sse, iter_sse
-from .sdk_clients import SDKClients
 
 try:
     import anthropic
     import httpx2
+
+    from .sdk_transport import (
+        SDKClients,
+        aiter_sse_payloads,
+        decode_json,
+        iter_sse_payloads,
+        map_sdk_error,
+        request_options,
+    )
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
     raise MissingDependencyError("anthropic", "anthropic") from exc
 
@@ -121,23 +119,8 @@ class AnthropicProvider(IProvider):
 
     # ------------------------------------------------------------------ I/O (thin)
 
-    @staticmethod
-    def _options(timeout: float | None, headers: Mapping[str, str] | None,
-                 params: Mapping[str, Any] | None = None) -> Any:
-        options: dict[str, Any] = {"timeout": timeout}
-        if headers:
-            options["headers"] = dict(headers)
-        if params:
-            options["params"] = dict(params)
-        return options
-
     def _decode(self, response: httpx2.Response) -> Any:
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            raise MalformedResponseError(
-                f"the response is not JSON: {response.text[:200]!r}", provider=self.provider_id,
-                status_code=response.status_code, request_id=response.headers.get("request-id")) from None
+        return decode_json(response, self.provider_id)
 
     @staticmethod
     def _next_page(payload: Any, pages: int) -> str | None:
@@ -160,14 +143,14 @@ class AnthropicProvider(IProvider):
             params: dict[str, Any] = {"limit": _MODELS_PAGE}
             while True:
                 response = self.client.get(_MODELS, cast_to=httpx2.Response,
-                                           options=self._options(timeout, headers, params))
+                                           options=request_options(timeout, headers, params))
                 pages.append(self._decode(response))
                 after = self._next_page(pages[-1], len(pages))
                 if after is None:
                     return self._merge_pages(pages)
                 params["after_id"] = after
         response = self.client.post(_MESSAGES, body=request, cast_to=httpx2.Response,
-                                    options=self._options(timeout, headers))
+                                    options=request_options(timeout, headers))
         return self._decode(response)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
@@ -178,64 +161,34 @@ class AnthropicProvider(IProvider):
             params: dict[str, Any] = {"limit": _MODELS_PAGE}
             while True:
                 response = await client.get(_MODELS, cast_to=httpx2.Response,
-                                            options=self._options(timeout, headers, params))
+                                            options=request_options(timeout, headers, params))
                 pages.append(self._decode(response))
                 after = self._next_page(pages[-1], len(pages))
                 if after is None:
                     return self._merge_pages(pages)
                 params["after_id"] = after
         response = await client.post(_MESSAGES, body=request, cast_to=httpx2.Response,
-                                     options=self._options(timeout, headers))
+                                     options=request_options(timeout, headers))
         return self._decode(response)
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
         response = self.client.post(_MESSAGES, body=request, cast_to=httpx2.Response, stream=True,
-                                    stream_cls=None, options=self._options(timeout, headers))
-        return self._events(response)
-
-    def _events(self, response: httpx2.Response) -> Iterator[Any]:
-        decode = wire.decode_event
-        provider = self.provider_id
-        try:
-            for event in iter_sse(response.iter_lines()):
-                yield decode(event.data, provider)
-        finally:
-            response.close()
-
-    async def _aevents(self, request: Any, timeout: float | None,
-                       headers: Mapping[str, str] | None) -> AsyncIterator[Any]:
-        response = await self.async_client.post(_MESSAGES, body=request, cast_to=httpx2.Response, stream=True,
-                                                stream_cls=None, options=self._options(timeout, headers))
-        decode = wire.decode_event
-        provider = self.provider_id
-        try:
-            async for event in aiter_sse(response.aiter_lines()):
-                yield decode(event.data, provider)
-        finally:
-            await response.aclose()
+                                    stream_cls=None, options=request_options(timeout, headers))
+        return iter_sse_payloads(response, self._decode_event)
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
-        return self._aevents(request, timeout, headers)
+        client = self.async_client
+        return aiter_sse_payloads(
+            lambda: client.post(_MESSAGES, body=request, cast_to=httpx2.Response, stream=True, stream_cls=None,
+                                options=request_options(timeout, headers)),
+            self._decode_event)
+
+    def _decode_event(self, data: str) -> Any:
+        return wire.decode_event(data, self.provider_id)
 
     # ------------------------------------------------------------------ errors
 
     def _map_exception(self, exc: Exception) -> ProviderError | None:
-        if isinstance(exc, anthropic.APIStatusError):
-            return error_from_response(exc.status_code, exc.body, provider=self.provider_id,
-                                       headers=exc.response.headers, fallback_message=exc.message)
-        if isinstance(exc, anthropic.APITimeoutError):
-            return APITimeoutError("the request timed out", provider=self.provider_id)
-        if isinstance(exc, anthropic.APIConnectionError):
-            cause = exc.__cause__
-            detail = f": {type(cause).__name__}" if cause is not None else ""
-            return APIConnectionError(f"cannot reach {self.base_url}{detail}", provider=self.provider_id)
-        if isinstance(exc, anthropic.APIError):
-            return error_from_response(None, exc.body, provider=self.provider_id, fallback_message=exc.message)
-        if isinstance(exc, httpx2.TimeoutException):
-            return APITimeoutError(f"the request timed out ({type(exc).__name__})", provider=self.provider_id)
-        if isinstance(exc, httpx2.TransportError):
-            return APIConnectionError(f"the connection failed: {type(exc).__name__}: {exc}",
-                                      provider=self.provider_id)
-        return None
+        return map_sdk_error(exc, anthropic, self.provider_id, self.base_url)

@@ -8,7 +8,6 @@ SDK's own retries are off: the library's retry policy is the only one.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
@@ -16,25 +15,29 @@ from typing import Any, ClassVar
 
 from ..defaults import PROVIDERS, ProviderSpec, get_spec
 from ..errors import (
-    APIConnectionError,
-    APITimeoutError,
     ConfigurationError,
     MalformedResponseError,
     MissingDependencyError,
     ProviderError,
-    error_from_response,
 )
 from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, EmbeddingResponse, ModelInfo
 from ..wire import openai_chat as wire
-from ..wire.sse import aiter_sse, iter_sse
-from .sdk_clients import SDKClients
 
 try:
     import httpx2
     import openai
+
+    from .sdk_transport import (
+        SDKClients,
+        aiter_sse_payloads,
+        decode_json,
+        iter_sse_payloads,
+        map_sdk_error,
+        request_options,
+    )
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
     raise MissingDependencyError("openai", "openai") from exc
 
@@ -187,20 +190,8 @@ class OpenAIProvider(IProvider):
 
     # ------------------------------------------------------------------ I/O (thin)
 
-    @staticmethod
-    def _options(timeout: float | None, headers: Mapping[str, str] | None) -> Any:
-        options: dict[str, Any] = {"timeout": timeout}
-        if headers:
-            options["headers"] = dict(headers)
-        return options
-
     def _decode(self, response: httpx2.Response) -> Any:
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            raise MalformedResponseError(
-                f"the response is not JSON: {response.text[:200]!r}", provider=self.provider_id,
-                status_code=response.status_code, request_id=response.headers.get("x-request-id")) from None
+        return decode_json(response, self.provider_id)
 
     @property
     def server_root(self) -> str:
@@ -209,7 +200,7 @@ class OpenAIProvider(IProvider):
         return root[:-3] if root.endswith("/v1") else root
 
     def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
-        options = self._options(timeout, headers)
+        options = request_options(timeout, headers)
         if op == "models":
             if self.wire.get("models_api") == "ollama":
                 return self._ollama_models(options)
@@ -220,7 +211,7 @@ class OpenAIProvider(IProvider):
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
-        options = self._options(timeout, headers)
+        options = request_options(timeout, headers)
         if op == "models":
             if self.wire.get("models_api") == "ollama":
                 return await self._aollama_models(options)
@@ -264,58 +255,21 @@ class OpenAIProvider(IProvider):
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
         response = self.client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True,
-                                    stream_cls=None, options=self._options(timeout, headers))
-        return self._chunks(response)
-
-    def _chunks(self, response: httpx2.Response) -> Iterator[Any]:
-        decoder = wire.ChunkDecoder(self.provider_id)
-        try:
-            for event in iter_sse(response.iter_lines()):
-                chunk = decoder.decode(event.data)
-                if chunk is not None:
-                    yield chunk
-        finally:
-            response.close()
-
-    async def _aopen_stream_chunks(self, request: Any, timeout: float | None,
-                                   headers: Mapping[str, str] | None) -> AsyncIterator[Any]:
-        response = await self.async_client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response,
-                                                 stream=True, stream_cls=None,
-                                                 options=self._options(timeout, headers))
-        decoder = wire.ChunkDecoder(self.provider_id)
-        try:
-            async for event in aiter_sse(response.aiter_lines()):
-                chunk = decoder.decode(event.data)
-                if chunk is not None:
-                    yield chunk
-        finally:
-            await response.aclose()
+                                    stream_cls=None, options=request_options(timeout, headers))
+        return iter_sse_payloads(response, wire.ChunkDecoder(self.provider_id).decode)
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
-        return self._aopen_stream_chunks(request, timeout, headers)
+        client = self.async_client
+        return aiter_sse_payloads(
+            lambda: client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True,
+                                stream_cls=None, options=request_options(timeout, headers)),
+            wire.ChunkDecoder(self.provider_id).decode)
 
     # ------------------------------------------------------------------ errors
 
     def _map_exception(self, exc: Exception) -> ProviderError | None:
-        if isinstance(exc, openai.APIStatusError):
-            response = exc.response
-            return error_from_response(exc.status_code, exc.body, provider=self.provider_id,
-                                       headers=response.headers, fallback_message=exc.message)
-        if isinstance(exc, openai.APITimeoutError):
-            return APITimeoutError("the request timed out", provider=self.provider_id)
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__
-            detail = f": {type(cause).__name__}" if cause is not None else ""
-            return APIConnectionError(f"cannot reach {self.base_url}{detail}", provider=self.provider_id)
-        if isinstance(exc, openai.APIError):
-            return error_from_response(None, exc.body, provider=self.provider_id, fallback_message=exc.message)
-        if isinstance(exc, httpx2.TimeoutException):
-            return APITimeoutError(f"the request timed out ({type(exc).__name__})", provider=self.provider_id)
-        if isinstance(exc, httpx2.TransportError):
-            return APIConnectionError(f"the connection failed: {type(exc).__name__}: {exc}",
-                                      provider=self.provider_id)
-        return None
+        return map_sdk_error(exc, openai, self.provider_id, self.base_url)
 
 
 def _ollama_names(tags: Any) -> list[str]:

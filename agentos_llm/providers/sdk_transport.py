@@ -1,0 +1,150 @@
+"""What the OpenAI and Anthropic providers share on the way to the wire.
+
+Both vendors' SDKs are generated alike: the same client methods (`get`/`post` with `cast_to`, raw
+`httpx2` responses) and the same exception classes by name. So the clients' lifetime, the request
+options, JSON and SSE decoding, and the mapping of SDK exceptions live here once; each provider keeps
+only its paths and its converters. Imported by those providers only (it needs `httpx2`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from types import ModuleType
+from typing import Any, Generic, Protocol, TypeVar
+
+import httpx2
+
+from ..errors import (
+    APIConnectionError,
+    APITimeoutError,
+    MalformedResponseError,
+    ProviderError,
+    error_from_response,
+    request_id_of,
+)
+from ..wire.sse import aiter_sse, iter_sse
+
+__all__ = ["SDKClients", "aiter_sse_payloads", "decode_json", "iter_sse_payloads", "map_sdk_error",
+           "request_options"]
+
+
+class _Closable(Protocol):
+    def close(self) -> Any: ...
+
+
+S = TypeVar("S", bound=_Closable)
+A = TypeVar("A")
+
+
+class SDKClients(Generic[S, A]):
+    """Makes each client on first use and reuses it.
+
+    Async clients are kept per event loop: pooled connections belong to the loop that opened them, so
+    a provider used from several loops (a notebook, repeated `asyncio.run`, the sync bridge) stays usable.
+    """
+
+    def __init__(self, make_sync: Callable[[], S], make_async: Callable[[], A],
+                 close_async: Callable[[A], Awaitable[Any]]) -> None:
+        self._make_sync = make_sync
+        self._make_async = make_async
+        self._close_async = close_async
+        self._sync: S | None = None
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, A] = weakref.WeakKeyDictionary()
+
+    @property
+    def sync(self) -> S:
+        """The sync client."""
+        if self._sync is None:
+            self._sync = self._make_sync()
+        return self._sync
+
+    def for_running_loop(self) -> A:
+        """The async client of the running event loop."""
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            client = self._async[loop] = self._make_async()
+        return client
+
+    def close(self) -> None:
+        """Closes the sync client, if one was made."""
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        """Closes the running loop's async client, if one was made."""
+        client = self._async.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await self._close_async(client)
+
+
+def request_options(timeout: float | None, headers: Mapping[str, str] | None,
+                    params: Mapping[str, Any] | None = None) -> Any:
+    """The SDK's per-request options: this attempt's timeout, extra headers, query parameters.
+
+    Typed `Any`: each SDK declares its own `RequestOptions` TypedDict for the same keys.
+    """
+    options: dict[str, Any] = {"timeout": timeout}
+    if headers:
+        options["headers"] = dict(headers)
+    if params:
+        options["params"] = dict(params)
+    return options
+
+
+def decode_json(response: httpx2.Response, provider: str) -> Any:
+    """A whole response body as JSON; `MalformedResponseError` when it is not."""
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        raise MalformedResponseError(
+            f"the response is not JSON: {response.text[:200]!r}", provider=provider,
+            status_code=response.status_code, request_id=request_id_of(response.headers)) from None
+
+
+def iter_sse_payloads(response: httpx2.Response, decode: Callable[[str], Any]) -> Iterator[Any]:
+    """The decoded data of each SSE event (None from `decode` skips one); closes the response at the end."""
+    try:
+        for event in iter_sse(response.iter_lines()):
+            payload = decode(event.data)
+            if payload is not None:
+                yield payload
+    finally:
+        response.close()
+
+
+async def aiter_sse_payloads(open_response: Callable[[], Awaitable[httpx2.Response]],
+                             decode: Callable[[str], Any]) -> AsyncIterator[Any]:
+    """`iter_sse_payloads` for a response still to be opened (the async request is made on first use)."""
+    response = await open_response()
+    try:
+        async for event in aiter_sse(response.aiter_lines()):
+            payload = decode(event.data)
+            if payload is not None:
+                yield payload
+    finally:
+        await response.aclose()
+
+
+def map_sdk_error(exc: Exception, sdk: ModuleType, provider: str, base_url: str | None) -> ProviderError | None:
+    """A typed error for an exception of `sdk` (the `openai` or `anthropic` module) or of `httpx2`."""
+    if isinstance(exc, sdk.APIStatusError):
+        return error_from_response(exc.status_code, exc.body, provider=provider, headers=exc.response.headers,
+                                   fallback_message=exc.message)
+    if isinstance(exc, sdk.APITimeoutError):
+        return APITimeoutError("the request timed out", provider=provider)
+    if isinstance(exc, sdk.APIConnectionError):
+        cause = exc.__cause__
+        detail = f": {type(cause).__name__}" if cause is not None else ""
+        return APIConnectionError(f"cannot reach {base_url}{detail}", provider=provider)
+    if isinstance(exc, sdk.APIError):
+        return error_from_response(None, exc.body, provider=provider, fallback_message=exc.message)
+    if isinstance(exc, httpx2.TimeoutException):
+        return APITimeoutError(f"the request timed out ({type(exc).__name__})", provider=provider)
+    if isinstance(exc, httpx2.TransportError):
+        return APIConnectionError(f"the connection failed: {type(exc).__name__}: {exc}", provider=provider)
+    return None
