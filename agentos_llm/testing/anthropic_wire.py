@@ -24,7 +24,17 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from agentos_llm.testing.emulator import Fault, Reply, Route, WireRequest, WireResponse, sse_event
+from agentos_llm.testing.emulator import (
+    Fault,
+    Reply,
+    Route,
+    WireRequest,
+    WireResponse,
+    argument_pieces,
+    sse_event,
+    text_pieces,
+    word_count,
+)
 from agentos_llm.testing.openai_wire import schema_instance
 
 __all__ = [
@@ -43,16 +53,12 @@ __all__ = [
 
 MODEL_CREATED = 1_700_000_000
 _JSON = (",", ":")
-_PIECE = re.compile(r"\s*\S+|\s+$")
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
                  "content_filter": "refusal"}
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
                 403: "permission_error", 404: "not_found_error", 413: "request_too_large",
                 429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error"}
 
-
-def _words(text: str) -> int:
-    return len(text.split())
 
 
 def _text_of(content: Any) -> str:
@@ -72,12 +78,12 @@ def _text_of(content: Any) -> str:
 
 def count_prompt_tokens(body: dict[str, Any]) -> int:
     """A rough prompt token count: words of the system prompt and of every message (min 1)."""
-    total = _words(_text_of(body.get("system")))
+    total = word_count(_text_of(body.get("system")))
     messages = body.get("messages")
     if isinstance(messages, list):
         for message in messages:
             if isinstance(message, dict):
-                total += _words(_text_of(message.get("content")))
+                total += word_count(_text_of(message.get("content")))
     return max(1, total)
 
 
@@ -135,8 +141,8 @@ def render_usage(reply: Reply, prompt_tokens: int, *, final: bool = True) -> dic
     """The `usage` object; `final=False` gives `message_start`'s (output so far: 1 token)."""
     completion = reply.completion_tokens
     if completion is None:
-        words = _words(reply.text) + _words(reply.reasoning or "")
-        words += sum(_words(json.dumps(args, separators=_JSON)) for _, args in reply.tool_calls)
+        words = word_count(reply.text) + word_count(reply.reasoning or "")
+        words += sum(word_count(json.dumps(args, separators=_JSON)) for _, args in reply.tool_calls)
         completion = max(1, words + reply.reasoning_tokens)
     cached, written = reply.cached_tokens, reply.cache_write_tokens
     return {
@@ -175,15 +181,6 @@ def render_message(reply: Reply, *, message_id: str, model: str, tool_ids: list[
     }
 
 
-def _split_text(text: str) -> list[str]:
-    return _PIECE.findall(text)
-
-
-def _split_args(arguments: str) -> list[str]:
-    if len(arguments) < 3:
-        return [arguments]
-    third = len(arguments) // 3
-    return [arguments[:third], arguments[third : 2 * third], arguments[2 * third :]]
 
 
 def _message_start(message_id: str, model: str, usage: dict[str, Any]) -> dict[str, Any]:
@@ -210,16 +207,16 @@ def message_events(reply: Reply, *, message_id: str, model: str, tool_ids: list[
     for index, whole in enumerate(_blocks(reply, tool_ids)):
         kind = whole["type"]
         if kind == "thinking":
-            deltas = [{"type": "thinking_delta", "thinking": p} for p in _split_text(whole["thinking"])]
+            deltas = [{"type": "thinking_delta", "thinking": p} for p in text_pieces(whole["thinking"])]
             deltas.append({"type": "signature_delta", "signature": whole["signature"]})
             block(index, {"type": "thinking", "thinking": "", "signature": ""}, deltas)
         elif kind == "text":
             block(index, {"type": "text", "text": ""},
-                  [{"type": "text_delta", "text": p} for p in _split_text(whole["text"])])
+                  [{"type": "text_delta", "text": p} for p in text_pieces(whole["text"])])
         else:
             args = json.dumps(whole["input"], separators=_JSON)
             block(index, {**whole, "input": {}},
-                  [{"type": "input_json_delta", "partial_json": p} for p in _split_args(args)])
+                  [{"type": "input_json_delta", "partial_json": p} for p in argument_pieces(args)])
     usage = render_usage(reply, prompt_tokens)
     events.append(("message_delta", {"type": "message_delta",
                                      "delta": {"stop_reason": _stop_reason(reply), "stop_sequence": None},

@@ -41,7 +41,10 @@ __all__ = [
     "WireEmulator",
     "WireRequest",
     "WireResponse",
+    "argument_pieces",
     "sse_event",
+    "text_pieces",
+    "word_count",
 ]
 
 #: How many requests :attr:`WireEmulator.requests` keeps.
@@ -187,6 +190,27 @@ class Route:
     handler: Handler
     scripted: bool = True
     accepts: Callable[[WireRequest], bool] | None = None
+
+
+_PIECE = re.compile(r"\s*\S+|\s+$")
+
+
+def word_count(text: str) -> int:
+    """The emulator's token count: one token per word."""
+    return len(text.split())
+
+
+def text_pieces(text: str) -> list[str]:
+    """``text`` as streamed deltas: word pieces that keep their leading whitespace (joined they give ``text``)."""
+    return _PIECE.findall(text)
+
+
+def argument_pieces(arguments: str) -> list[str]:
+    """Tool-call argument JSON as streamed fragments: three pieces (one when it is too short to split)."""
+    if len(arguments) < 3:
+        return [arguments]
+    third = len(arguments) // 3
+    return [arguments[:third], arguments[third : 2 * third], arguments[2 * third :]]
 
 
 def sse_event(data: Any, event: str | None = None) -> bytes:

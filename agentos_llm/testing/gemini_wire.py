@@ -21,7 +21,16 @@ import json
 import re
 from typing import Any
 
-from agentos_llm.testing.emulator import Fault, Reply, Route, WireRequest, WireResponse, sse_event
+from agentos_llm.testing.emulator import (
+    Fault,
+    Reply,
+    Route,
+    WireRequest,
+    WireResponse,
+    sse_event,
+    text_pieces,
+    word_count,
+)
 from agentos_llm.testing.openai_wire import embedding_vector, schema_instance
 
 __all__ = [
@@ -59,12 +68,8 @@ GOOGLE_STATUS = {
     503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
 }
 _OPENAI_FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "content_filter": "SAFETY"}
-_PIECE = re.compile(r"\s*\S+|\s+$")
 _TYPE = "type.googleapis.com/google.rpc."
 
-
-def _words(text: str) -> int:
-    return len(text.split())
 
 
 def signature(n: int) -> str:
@@ -81,9 +86,9 @@ def _parts_text(content: Any) -> str:
 
 def count_prompt_tokens(body: dict[str, Any]) -> int:
     """A rough prompt token count: the words of every text part sent (min 1)."""
-    total = _words(_parts_text(body.get("systemInstruction")))
+    total = word_count(_parts_text(body.get("systemInstruction")))
     for content in body.get("contents") or ():
-        total += _words(_parts_text(content))
+        total += word_count(_parts_text(content))
     return max(1, total)
 
 
@@ -137,7 +142,7 @@ def render_usage(reply: Reply, prompt_tokens: int) -> dict[str, Any]:
     """``usageMetadata``: thoughts apart from candidates, as Gemini reports them."""
     candidates = reply.completion_tokens
     if candidates is None:
-        words = _words(reply.text) + sum(_words(json.dumps(args)) for _, args in reply.tool_calls)
+        words = word_count(reply.text) + sum(word_count(json.dumps(args)) for _, args in reply.tool_calls)
         candidates = max(1, words)
     usage: dict[str, Any] = {
         "promptTokenCount": prompt_tokens,
@@ -194,8 +199,8 @@ def render_stream_chunks(reply: Reply, *, model: str, response_id: str, prompt_t
     partial = {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens}
     pieces: list[dict[str, Any]] = []
     if reply.reasoning:
-        pieces.extend({"text": p, "thought": True} for p in _PIECE.findall(reply.reasoning))
-    pieces.extend({"text": p} for p in _PIECE.findall(reply.text))
+        pieces.extend({"text": p, "thought": True} for p in text_pieces(reply.reasoning))
+    pieces.extend({"text": p} for p in text_pieces(reply.text))
     calls: list[dict[str, Any]] = [{"functionCall": {"name": name, "args": args}} for name, args in reply.tool_calls]
     if calls:
         calls[0]["thoughtSignature"] = signature(signature_number)
@@ -371,7 +376,7 @@ def batch_embed_contents(request: WireRequest, item: Reply | Fault | None) -> Wi
     texts = _embed_texts([r.get("content") for r in requests])
     embeddings = [{"values": embedding_vector(t, _dims(r, r.get("embedContentConfig")))}
                   for t, r in zip(texts, requests, strict=True)]
-    tokens = sum(max(1, _words(t)) for t in texts)
+    tokens = sum(max(1, word_count(t)) for t in texts)
     return WireResponse.json({"embeddings": embeddings, "usageMetadata": {
         "promptTokenCount": tokens, "promptTokenDetails": [{"modality": "TEXT", "tokenCount": tokens}]}})
 
@@ -385,7 +390,7 @@ def embed_content(request: WireRequest, item: Reply | Fault | None) -> WireRespo
         return failed
     body = _body(request)
     text = _parts_text(body.get("content"))
-    tokens = max(1, _words(text))
+    tokens = max(1, word_count(text))
     return WireResponse.json({"embedding": {"values": embedding_vector(text, _dims(body, body.get(
         "embedContentConfig")))}, "usageMetadata": {"promptTokenCount": tokens, "totalTokenCount": tokens}})
 
@@ -403,7 +408,7 @@ def predict(request: WireRequest, item: Reply | Fault | None) -> WireResponse:
     for instance in body.get("instances") or ():
         text = str(instance.get("content", "")) if isinstance(instance, dict) else ""
         predictions.append({"embeddings": {"values": embedding_vector(text, dims), "statistics": {
-            "token_count": max(1, _words(text)), "truncated": False}}})
+            "token_count": max(1, word_count(text)), "truncated": False}}})
     return WireResponse.json({"predictions": predictions, "metadata": {"billableCharacterCount": 1}})
 
 

@@ -22,7 +22,17 @@ import struct
 import time
 from typing import Any
 
-from agentos_llm.testing.emulator import Fault, Reply, Route, WireRequest, WireResponse, sse_event
+from agentos_llm.testing.emulator import (
+    Fault,
+    Reply,
+    Route,
+    WireRequest,
+    WireResponse,
+    argument_pieces,
+    sse_event,
+    text_pieces,
+    word_count,
+)
 
 __all__ = [
     "OPENROUTER_PRICING",
@@ -54,7 +64,6 @@ SYSTEM_FINGERPRINT = "fp_emulator"
 DEFAULT_EMBEDDING_DIMS = 8
 MODEL_CREATED = 1_700_000_000
 _JSON = (",", ":")
-_PIECE = re.compile(r"\s*\S+|\s+$")
 
 QUIRKS = frozenset({
     "x_groq_usage",  # usage under `x_groq.usage` (Groq), not at the top level
@@ -107,9 +116,6 @@ def _thinking_part(reasoning: str) -> dict[str, Any]:
     return {"type": "thinking", "thinking": [{"type": "text", "text": reasoning}]}
 
 
-def _words(text: str) -> int:
-    return len(text.split())
-
 
 def _args_json(arguments: dict[str, Any]) -> str:
     return json.dumps(arguments, separators=_JSON)
@@ -134,7 +140,7 @@ def count_prompt_tokens(messages: Any) -> int:
     if isinstance(messages, list):
         for message in messages:
             if isinstance(message, dict):
-                total += _words(_message_text(message.get("content")))
+                total += word_count(_message_text(message.get("content")))
     return max(1, total)
 
 
@@ -348,7 +354,7 @@ def render_usage(reply: Reply, prompt_tokens: int) -> dict[str, Any]:
     """The ``usage`` object for ``reply`` (auto completion tokens: words of text + tool args)."""
     completion = reply.completion_tokens
     if completion is None:
-        words = _words(reply.text) + sum(_words(_args_json(args)) for _, args in reply.tool_calls)
+        words = word_count(reply.text) + sum(word_count(_args_json(args)) for _, args in reply.tool_calls)
         completion = max(1, words + reply.reasoning_tokens)
     return {
         "prompt_tokens": prompt_tokens,
@@ -410,16 +416,6 @@ def render_completion(
     return payload
 
 
-def _split_text(text: str) -> list[str]:
-    """Split into word pieces that keep their leading whitespace (joined they give ``text``)."""
-    return _PIECE.findall(text)
-
-
-def _split_args(arguments: str) -> list[str]:
-    if len(arguments) < 3:
-        return [arguments]
-    third = len(arguments) // 3
-    return [arguments[:third], arguments[third : 2 * third], arguments[2 * third :]]
 
 
 def chunk(
@@ -468,12 +464,12 @@ def completion_chunks(
                 add({"content": inline[at : at + 5]}, index=index)
         else:
             if reply.reasoning:
-                for piece in _split_text(reply.reasoning):
+                for piece in text_pieces(reply.reasoning):
                     if "mistral_thinking_parts" in quirks:
                         add({"content": [_thinking_part(piece)]}, index=index)
                     else:
                         add(_reasoning_fields(piece, quirks), index=index)
-            for piece in _split_text(reply.text):
+            for piece in text_pieces(reply.text):
                 add({"content": piece}, index=index)
         for k, (call_id, (name, args)) in enumerate(zip(ids, reply.tool_calls, strict=True)):
             first: dict[str, Any] = {"index": k, "id": call_id, "type": "function",
@@ -481,7 +477,7 @@ def completion_chunks(
             if "no_tool_ids" in quirks:
                 del first["id"]
             add({"tool_calls": [first]}, index=index)
-            for fragment in _split_args(_args_json(args)):
+            for fragment in argument_pieces(_args_json(args)):
                 add({"tool_calls": [{"index": k, "function": {"arguments": fragment}}]}, index=index)
         add({}, None if "no_finish_reason" in quirks else _finish_reason(reply), index=index)
     if "x_groq_usage" in quirks:
@@ -600,7 +596,7 @@ def render_embeddings(texts: list[str], *, model: str, dims: int, encoding_forma
         if encoding_format == "base64":
             embedding = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode("ascii")
         data.append({"object": "embedding", "index": index, "embedding": embedding})
-    tokens = sum(max(1, _words(text)) for text in texts)
+    tokens = sum(max(1, word_count(text)) for text in texts)
     return {
         "object": "list",
         "data": data,
