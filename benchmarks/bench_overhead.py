@@ -342,8 +342,17 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                   "read from the raw SDK stream, per call")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+Scenarios = Callable[[str, int, int], list[dict[str, Any]]]
+AsyncScenarios = Callable[[str, int, int], Awaitable[list[dict[str, Any]]]]
+
+
+def overhead_main(argv: list[str] | None, doc: str | None, sdk: str, sdk_version: str, sync_scenarios: Scenarios,
+                  async_scenarios: AsyncScenarios, *, server_root: bool = False) -> int:
+    """The command line every overhead script shares: run the scenarios against the emulator and report.
+
+    `server_root`: the SDK takes the emulator's root URL (Anthropic, Gemini), not `.../v1` (OpenAI).
+    """
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=500, help="measured calls per side and scenario (default 500)")
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured calls per side first (default 50)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
@@ -354,15 +363,16 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
-    with emulator(args.inproc) as base_url:
+    with emulator(args.inproc) as openai_base_url:
+        base_url = openai_base_url.removesuffix("/v1") if server_root else openai_base_url
         if args.only in (None, "sync"):
             rows += sync_scenarios(base_url, args.n, args.warmup)
         if args.only in (None, "async"):
             rows += asyncio.run(async_scenarios(base_url, args.n, args.warmup))
     elapsed = time.perf_counter() - started
 
-    info = machine()
-    print(f"python {info['python']} on {info['platform']}, {info['cpus']} cpus; openai {info['openai']}, "
+    info = {**machine(), sdk: sdk_version}
+    print(f"python {info['python']} on {info['platform']}, {info['cpus']} cpus; {sdk} {sdk_version}, "
           f"pydantic {info['pydantic']}; emulator {'in-process' if args.inproc else 'in a child process'}; "
           f"{args.warmup} warm-up + {args.n} measured calls per side, interleaved; {elapsed:.1f} s")
     print("added = median(ours) - median(raw); paired = median of per-iteration (ours - raw)\n")
@@ -375,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
             "results": rows, "elapsed_s": elapsed,
         }, indent=2) + "\n")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import openai
+
+    return overhead_main(argv, __doc__, "openai", openai.__version__, sync_scenarios, async_scenarios)
 
 
 if __name__ == "__main__":

@@ -21,24 +21,18 @@ Bounds (reported, never asserted): 0.2 ms added per whole call, 20 us added per 
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import emulator
 from bench_overhead import (
-    CALL_BOUND_MS,
-    EVENT_BOUND_US,
     STREAM_PROMPT,
     STREAM_WORDS,
     WHOLE_PROMPT,
-    print_table,
+    overhead_main,
     run_async,
     run_sync,
     summarize,
@@ -196,38 +190,10 @@ async def async_scenarios(root: str, n: int, warmup: int) -> list[dict[str, Any]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=500, help="measured calls per side and scenario (default 500)")
-    parser.add_argument("--warmup", type=int, default=50, help="unmeasured calls per side first (default 50)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--inproc", action="store_true", help="run the emulator in this process")
-    parser.add_argument("--only", choices=("sync", "async"), help="run only the sync or the async scenarios")
-    args = parser.parse_args(argv)
-
     import google.genai
-    import pydantic
 
-    rows: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    with emulator(args.inproc) as openai_base_url:
-        root = openai_base_url.removesuffix("/v1")  # the Gemini SDK takes the server root
-        if args.only in (None, "sync"):
-            rows += sync_scenarios(root, args.n, args.warmup)
-        if args.only in (None, "async"):
-            rows += asyncio.run(async_scenarios(root, args.n, args.warmup))
-    elapsed = time.perf_counter() - started
-    print(f"python {sys.version.split()[0]}; google-genai {google.genai.__version__}, pydantic {pydantic.VERSION}; "
-          f"emulator {'in-process' if args.inproc else 'in a child process'}; {args.warmup} warm-up + {args.n} "
-          f"measured calls per side, interleaved; {elapsed:.1f} s")
-    print("added = median(ours) - median(raw); paired = median of per-iteration (ours - raw)\n")
-    print_table(rows)
-    print("\noverall:", "PASS" if all(r["pass"] for r in rows) else "FAIL")
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "n": args.n, "warmup": args.warmup, "inproc": args.inproc,
-            "bounds": {"call_ms": CALL_BOUND_MS, "event_us": EVENT_BOUND_US},
-            "results": rows, "elapsed_s": elapsed}, indent=2) + "\n")
-    return 0
+    return overhead_main(argv, __doc__, "google-genai", google.genai.__version__, sync_scenarios,
+                         async_scenarios, server_root=True)
 
 
 if __name__ == "__main__":
