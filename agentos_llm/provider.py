@@ -166,6 +166,8 @@ class IProvider(ABC):
     config_keys: ClassVar[frozenset[str]] = frozenset()
     """Extra keyword configuration the provider accepts (e.g. `organization`)."""
     structured_max_attempts: int = 3
+    no_embeddings_hint: ClassVar[str] = ""
+    """Where to turn instead, said when `embed` is called on a provider without embeddings."""
     models_cache: ModelListCache = MODEL_LISTS
     """Where live model listings are kept (per credential, with a TTL); the process-wide cache by default."""
 
@@ -548,7 +550,7 @@ class IProvider(ABC):
                     input_type: str | None) -> tuple[str, list[list[str]], EmbedOptions]:
         if Capability.EMBEDDINGS not in self.capabilities:
             raise UnsupportedCapabilityError(self.provider_id, "embeddings",
-                                             f"{self.label} offers no embeddings API")
+                                             f"{self.label} offers no embeddings API{self.no_embeddings_hint}")
         model = model or self.spec.embedding_model
         if not model:
             raise InvalidRequestError(f"no embedding model given and {self.provider_id!r} has no default",

@@ -7,13 +7,12 @@ does all the converting. The SDK's own retries are off: the library's retry poli
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
 
 from ..catalog import catalog_entry
-from ..errors import MissingDependencyError, ProviderError, UnsupportedCapabilityError
-from ..options import EmbedOptions
+from ..errors import MissingDependencyError, ProviderError
 from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, ModelInfo
@@ -52,6 +51,9 @@ class AnthropicProvider(IProvider):
         Capability.GENERATE, Capability.STREAM, Capability.TOOLS, Capability.VISION,
         Capability.STRUCTURED_OUTPUT, Capability.LIST_MODELS, Capability.REASONING,
     })
+    no_embeddings_hint: ClassVar[str] = (
+        "; Anthropic recommends Voyage AI (https://docs.voyageai.com) for embeddings, or use another "
+        "provider's embed()")
 
     # ------------------------------------------------------------------ clients
 
@@ -110,12 +112,6 @@ class AnthropicProvider(IProvider):
     def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
         return wire.parse_model_list(payload, provider=self.provider_id)
 
-    def _embed_plan(self, model: str | None, texts: str | Sequence[str], dimensions: int | None,
-                    input_type: str | None) -> tuple[str, list[list[str]], EmbedOptions]:
-        raise UnsupportedCapabilityError(
-            self.provider_id, "embeddings",
-            "Anthropic has no embeddings API; Anthropic recommends Voyage AI (https://docs.voyageai.com) "
-            "for embeddings, or use another provider's embed()")
 
     # ------------------------------------------------------------------ I/O (thin)
 

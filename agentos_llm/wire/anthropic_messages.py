@@ -19,7 +19,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import APIConnectionError, InvalidRequestError, MalformedResponseError, error_from_response
 from ..types import (
@@ -40,6 +40,9 @@ from ..types import (
     VendorBlock,
     parse_tool_arguments,
 )
+
+if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
+    from ..provider import Call
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -221,7 +224,7 @@ def _drop(option: str, why: str) -> None:
     warnings.warn(f"{option} left out of the request: {why}", UserWarning, stacklevel=6)
 
 
-def thinking_budget(call: Any, max_tokens: int, *, explicit_max: bool) -> int | None:
+def thinking_budget(call: Call, max_tokens: int, *, explicit_max: bool) -> int | None:
     """The thinking `budget_tokens` for a call, or None for no thinking.
 
     `reasoning_budget` wins over `reasoning_effort` (mapped through `EFFORT_BUDGETS`); budgets below
@@ -256,7 +259,7 @@ def thinking_budget(call: Any, max_tokens: int, *, explicit_max: bool) -> int | 
     return budget
 
 
-def structured_tool_name(call: Any) -> str | None:
+def structured_tool_name(call: Call) -> str | None:
     """The name of the forced tool that carries a structured answer ("tool" mode), else None."""
     plan = call.structured
     if plan is None or call.structured_mode != "tool":
@@ -328,7 +331,7 @@ def _merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> None:
             body[key] = value
 
 
-def build_messages_request(call: Any, *, max_tokens: int | None = None) -> dict[str, Any]:
+def build_messages_request(call: Call, *, max_tokens: int | None = None) -> dict[str, Any]:
     """The Messages body for a `Call` (see `agentos_llm.provider.Call`).
 
     `max_tokens` is the default when the caller gave none (the provider passes the catalog's limit).

@@ -15,7 +15,7 @@ import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     APITimeoutError,
@@ -53,6 +53,9 @@ from ..types import (
     UsageEvent,
     VendorBlock,
 )
+
+if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
+    from ..provider import Call
 
 __all__ = [
     "EMBED_BATCH_LIMIT",
@@ -467,11 +470,12 @@ def _drop(option: str, model: str) -> None:
                   UserWarning, stacklevel=6)
 
 
-def _thinking_config(call: Any) -> dict[str, Any] | None:
+def _thinking_config(call: Call) -> dict[str, Any] | None:
     opts = call.options
     traits = call.traits
     if opts.reasoning_effort is None and opts.reasoning_budget is None:
         return None
+    effort = opts.reasoning_effort or "medium"  # read only when no budget was given, i.e. an effort was
     if not traits.reasoning:
         _drop("reasoning_effort/reasoning_budget", call.model)
         return None
@@ -481,11 +485,11 @@ def _thinking_config(call: Any) -> dict[str, Any] | None:
         config["thinkingBudget"] = opts.reasoning_budget
         off = opts.reasoning_budget == 0
     elif traits.reasoning_control == "level":
-        config["thinkingLevel"] = _EFFORT_LEVEL[opts.reasoning_effort]
+        config["thinkingLevel"] = _EFFORT_LEVEL[effort]
         off = False
     else:
-        config["thinkingBudget"] = _EFFORT_BUDGET[opts.reasoning_effort]
-        off = opts.reasoning_effort == "none"
+        config["thinkingBudget"] = _EFFORT_BUDGET[effort]
+        off = effort == "none"
     if not off:
         config["includeThoughts"] = True
     return config
@@ -513,7 +517,7 @@ def _declaration(tool: Any) -> dict[str, Any]:
     return decl
 
 
-def build_generate_request(call: Any, *, vertex: bool = False) -> GeminiRequest:
+def build_generate_request(call: Call, *, vertex: bool = False) -> GeminiRequest:
     """The `generateContent` (or, for a streaming call, `streamGenerateContent`) request for a `Call`."""
     opts = call.options
     traits = call.traits

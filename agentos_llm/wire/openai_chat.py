@@ -13,7 +13,7 @@ import uuid
 import warnings
 from array import array
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError, MalformedResponseError, error_from_response
 from ..types import (
@@ -34,6 +34,9 @@ from ..types import (
     UsageEvent,
     parse_tool_arguments,
 )
+
+if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
+    from ..provider import Call
 
 __all__ = [
     "ChatStreamAssembler",
@@ -151,7 +154,7 @@ def _host_fields(body: dict[str, Any], wire: Mapping[str, Any]) -> dict[str, Any
     return body
 
 
-def build_chat_request(call: Any, wire: Mapping[str, Any], *, stream: bool) -> dict[str, Any]:
+def build_chat_request(call: Call, wire: Mapping[str, Any], *, stream: bool) -> dict[str, Any]:
     """The chat-completions body for a `Call` (see `agentos_llm.provider.Call`)."""
     opts = call.options
     traits = call.traits
