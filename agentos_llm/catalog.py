@@ -22,6 +22,7 @@ from .model_traits import ModelTraits, traits_for
 from .types import ModelInfo, Usage
 
 __all__ = [
+    "CAPABILITY_NAMES",
     "DEFAULT_MODELS_TTL",
     "MODEL_LISTS",
     "ModelListCache",
@@ -30,6 +31,7 @@ __all__ = [
     "cost_usd",
     "listing_key",
     "model_traits",
+    "validate_catalog",
 ]
 
 # Dated or numbered snapshots ("gpt-4o-2024-08-06", "claude-3-haiku-20240307", "gemini-2.0-flash-001")
@@ -37,9 +39,30 @@ __all__ = [
 _SNAPSHOT = re.compile(r"(-(\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}|latest)|:latest)$")
 
 
+CAPABILITY_NAMES = frozenset({"tools", "vision", "json_schema", "reasoning", "embeddings", "documents", "audio"})
+"""The capability names the catalog (and `ModelInfo.capabilities`) use."""
+_ROW_KEYS = frozenset({"context_window", "max_output_tokens", "capabilities", "input_price", "output_price",
+                       "cached_input_price", "cache_write_price", "display_name"})
+
+
+def validate_catalog(raw: Mapping[str, Any]) -> None:
+    """Rejects a catalog with an unknown field or capability name (a typo must fail, not pass silently)."""
+    for provider, rows in raw.items():
+        if provider.startswith("_"):
+            continue
+        for model, row in rows.items():
+            bad = set(row) - _ROW_KEYS
+            if bad:
+                raise ValueError(f"models.json {provider}/{model}: unknown field(s) {sorted(bad)}")
+            caps = set(row.get("capabilities", ())) - CAPABILITY_NAMES
+            if caps:
+                raise ValueError(f"models.json {provider}/{model}: unknown capabilities {sorted(caps)}")
+
+
 @cache
 def _load() -> dict[str, dict[str, dict[str, Any]]]:
     raw = json.loads(resources.files("agentos_llm").joinpath("data/models.json").read_text(encoding="utf-8"))
+    validate_catalog(raw)
     return {k: v for k, v in raw.items() if not k.startswith("_")}
 
 

@@ -27,12 +27,24 @@ class ModelTraits:
     reasoning_control: str = "effort"
     """How reasoning is asked for: "effort" (OpenAI `reasoning_effort`), "budget" (a token budget:
     Anthropic extended thinking, Gemini 2.5 `thinking_budget`) or "level" (Gemini 3 `thinking_level`)."""
+    apis: tuple[str, ...] | None = None
+    """The wire APIs that serve the model (None: any its host offers). A model served only by the
+    Responses API (o3-pro, the codex models ...) is sent there even through a chat-API provider."""
+    documents: bool = True
+    """Takes document content parts (PDF, text)."""
+    audio: bool = False
+    """Takes audio content parts."""
 
 
 _REASONING = ModelTraits(reasoning=True, accepts_sampling=False, system_role="developer")
+_RESPONSES_ONLY = ("openai-responses",)
 
 # (provider family, model pattern, traits); the first match wins, family "*" matches any.
 _RULES: tuple[tuple[str, re.Pattern[str], ModelTraits], ...] = (
+    # Served by the Responses API only: o1-pro, o3-pro, gpt-5-pro, the codex models, deep research, computer use.
+    ("openai", re.compile(r"^(o\d-pro|gpt-5(\.\d+)?-pro|codex-|gpt-5(\.\d+)?-codex|o\d(-mini)?-deep-research"
+                          r"|computer-use)"), replace(_REASONING, apis=_RESPONSES_ONLY)),
+    ("openai", re.compile(r"^(gpt-4o(-mini)?-audio|gpt-audio)"), ModelTraits(audio=True, documents=False)),
     ("openai", re.compile(r"^(o1-mini|o1-preview)"), replace(_REASONING, tools=False, json_schema=False,
                                                             vision=False, system_role="user")),
     ("openai", re.compile(r"^(o\d|gpt-5)(?!.*-chat)"), _REASONING),
@@ -46,9 +58,10 @@ _RULES: tuple[tuple[str, re.Pattern[str], ModelTraits], ...] = (
      ModelTraits(reasoning=True, json_schema=False, reasoning_control="budget")),
     ("anthropic", re.compile(r"^claude-"), ModelTraits(reasoning=True, reasoning_control="budget")),
     # Gemini: 2.5 thinks with a token budget, 3 with a level; 1.x and 2.0 do not think.
-    ("gemini", re.compile(r"^(models/)?gemini-(1\.|2\.0)"), ModelTraits(reasoning_control="budget")),
-    ("gemini", re.compile(r"^(models/)?gemini-2\.5"), ModelTraits(reasoning=True, reasoning_control="budget")),
-    ("gemini", re.compile(r"^(models/)?gemini-"), ModelTraits(reasoning=True, reasoning_control="level")),
+    ("gemini", re.compile(r"^(models/)?gemini-(1\.|2\.0)"), ModelTraits(reasoning_control="budget", audio=True)),
+    ("gemini", re.compile(r"^(models/)?gemini-2\.5"),
+     ModelTraits(reasoning=True, reasoning_control="budget", audio=True)),
+    ("gemini", re.compile(r"^(models/)?gemini-"), ModelTraits(reasoning=True, reasoning_control="level", audio=True)),
     ("gemini", re.compile(r"^(models/)?gemma-"), ModelTraits(tools=False, json_schema=False)),
     ("*", re.compile(r".*"), ModelTraits()),
 )

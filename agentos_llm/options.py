@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidRequestError
+from .server_tools import ServerTool
 from .types import ToolDefinition
 
 __all__ = ["EmbedInputType", "EmbedOptions", "GenerateOptions", "ReasoningEffort", "ToolChoice", "parse_options"]
@@ -35,9 +36,18 @@ class GenerateOptions(BaseModel):
     tools: list[ToolDefinition] | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
+    server_tools: list[ServerTool] | None = None
+    """Tools the vendor runs itself (web search, file search, code interpreter, image generation, MCP),
+    beside function tools; an API that offers none of them refuses the call before sending."""
     reasoning_effort: ReasoningEffort | None = None
     reasoning_budget: int | None = Field(default=None, ge=0)
     """Thinking tokens allowed (Anthropic `budget_tokens`, Gemini `thinking_budget`); 0 turns thinking off."""
+    reasoning_summary: Literal["auto", "concise", "detailed"] | None = None
+    """Ask for a summary of the reasoning (OpenAI Responses `reasoning.summary`)."""
+    store: bool | None = None
+    """Let the vendor keep the response (OpenAI Responses; default False: the library sends history itself)."""
+    previous_response_id: str | None = None
+    """Continue a stored response (OpenAI Responses); the history then needs only the new turns."""
     cache_prompt: bool | None = None
     """Mark the system prompt and tool list for prompt caching where the vendor needs markers (Anthropic)."""
     user: str | None = None

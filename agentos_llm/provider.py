@@ -37,17 +37,22 @@ from .model_traits import ModelTraits
 from .options import EmbedOptions, GenerateOptions, parse_options
 from .retry import RetryPolicy
 from .structured import StructuredMode, StructuredPlan
+from .token_estimate import estimate_tokens
 from .types import (
     CompletionResponse,
     DoneEvent,
     EmbeddingResponse,
     HealthStatus,
+    AudioPart,
+    DocumentPart,
     ImagePart,
     Message,
     MessageInput,
     ModelInfo,
     StreamEvent,
     StructuredResponse,
+    TextPart,
+    TokenCount,
     Usage,
     coerce_messages,
 )
@@ -56,7 +61,7 @@ __all__ = ["Call", "Capability", "IProvider", "StreamAssembler"]
 
 log = logging.getLogger("agentos_llm")
 T = TypeVar("T")
-Operation = Literal["chat", "embed", "models"]
+Operation = Literal["chat", "embed", "models", "count"]
 Messages = str | Message | dict[str, Any] | Sequence[MessageInput]
 
 
@@ -160,6 +165,8 @@ class IProvider(ABC):
     """
 
     provider_id: str = ""
+    api: ClassVar[str] = ""
+    """The wire API this class speaks (an id of `agentos_llm.apis.APIS`)."""
     family: ClassVar[str] = ""
     """The wire family whose model traits apply (e.g. "openai")."""
     capabilities: frozenset[str] = frozenset({Capability.GENERATE, Capability.STREAM})
@@ -192,7 +199,9 @@ class IProvider(ABC):
                 + (f"; accepted: {', '.join(sorted(self.config_keys))}" if self.config_keys else ""))
         self.spec = spec or get_spec(self.provider_id)
         self.provider_id = self.spec.id
-        self.traits_family: str = self.family or self.provider_id
+        self.catalog_key: str = self.spec.host_id
+        """Whose catalog rows (limits, prices) apply: the host's, whichever API serves it."""
+        self.traits_family: str = self.family or self.catalog_key
         """Whose model-traits rules apply to this provider's models."""
         credential = resolve_credential(self.spec, api_key, env=env)
         self._api_key = credential.api_key
@@ -206,6 +215,8 @@ class IProvider(ABC):
             deadline=deadline,
         )
         self.config = config
+        self._env = env
+        self._siblings: dict[str, IProvider] = {}
 
     # ------------------------------------------------------------------ hooks
 
@@ -257,6 +268,20 @@ class IProvider(ABC):
     def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
         raise UnsupportedCapabilityError(self.provider_id, "model listing")
 
+    def _build_count_request(self, call: Call) -> Any:
+        """The vendor's token-count request for a call (pure); None counts locally (`estimate_tokens`)."""
+        return None
+
+    def _parse_token_count(self, payload: Any) -> int:
+        raise UnsupportedCapabilityError(self.provider_id, "token counting")
+
+    def _count_provider(self) -> IProvider:
+        """Who counts tokens for this provider: itself, or a sibling API of the same host."""
+        return self
+
+    def _adopt_transport(self, other: IProvider) -> None:
+        """Shares `other`'s clients when both speak through the same SDK (siblings of one host)."""
+
     def _embed_batches(self, texts: list[str]) -> list[list[str]]:
         """Splits embedding inputs under the vendor's per-request limits."""
         return [texts]
@@ -298,14 +323,28 @@ class IProvider(ABC):
         opts = parse_options(options, provider=self.provider_id)
         # Tools, images and JSON schema as the catalog says (model traits when it does not know the model):
         # a request the model cannot serve fails here, before anything is sent. One cached lookup.
-        traits = model_traits(self.provider_id, self.traits_family, model)
+        traits = model_traits(self.catalog_key, self.traits_family, model)
         if opts.tools and not traits.tools:
             raise UnsupportedCapabilityError(self.provider_id, "tools", f"model {model!r} cannot call tools")
-        if not traits.vision and any(
-            isinstance(m.content, list) and any(isinstance(p, ImagePart) for p in m.content) for m in msgs
-        ):
-            raise UnsupportedCapabilityError(self.provider_id, "images", f"model {model!r} takes no images")
+        if any(isinstance(m.content, list) and any(type(p) is not TextPart for p in m.content) for m in msgs):
+            self._check_parts(model, msgs, traits)
         return Call(model=model, messages=msgs, options=opts, traits=traits, stream=stream)
+
+    def _check_parts(self, model: str, msgs: list[Message], traits: ModelTraits) -> None:
+        """Images, documents and audio the model (or this API) cannot take fail here, before sending."""
+        kinds = {type(p) for m in msgs if isinstance(m.content, list) for p in m.content}
+        if ImagePart in kinds and not traits.vision:
+            raise UnsupportedCapabilityError(self.provider_id, "images", f"model {model!r} takes no images")
+        if DocumentPart in kinds and not (traits.documents and self._accepts("documents")):
+            raise UnsupportedCapabilityError(self.provider_id, "documents",
+                                             f"model {model!r} takes no documents over {self.api or 'this API'}")
+        if AudioPart in kinds and not (traits.audio and self._accepts("audio")):
+            raise UnsupportedCapabilityError(self.provider_id, "audio",
+                                             f"model {model!r} takes no audio over {self.api or 'this API'}")
+
+    def _accepts(self, part_kind: Literal["documents", "audio"]) -> bool:
+        """Whether this API (and host) carries a kind of content part at all."""
+        return True
 
     def _policy(self, options: GenerateOptions) -> RetryPolicy:
         if options.max_retries is None and options.deadline is None and options.timeout is None:
@@ -360,7 +399,8 @@ class IProvider(ABC):
     def _finish(self, response: CompletionResponse) -> CompletionResponse:
         usage = response.usage
         if usage.cost_usd is None:
-            usage.cost_usd = cost_usd(catalog_entry(self.provider_id, response.model), usage)
+            usage.cost_usd = cost_usd(catalog_entry(self.catalog_key, response.model), usage)
+        response.api = self.api or None
         return response
 
     def _headers(self, options: GenerateOptions) -> Mapping[str, str] | None:
@@ -380,15 +420,90 @@ class IProvider(ABC):
         except Exception as exc:
             self._reraise(exc)
 
+    # ------------------------------------------------------------------ which API serves a model
+
+    def _serving(self, model: str | None) -> IProvider:
+        """This provider, or the sibling over another API of the host when the model's profile names
+        only APIs this one is not (o3-pro and the codex models exist on the Responses API only)."""
+        apis = model_traits(self.catalog_key, self.traits_family, model or self.default_model or "").apis
+        if apis is None or not self.api or self.api in apis:
+            return self
+        api = next((a for a in self.spec.apis if a in apis), None)
+        if api is None:
+            raise UnsupportedCapabilityError(
+                self.provider_id, "api", f"model {model!r} is served only by the {' or '.join(apis)} API, "
+                f"which {self.label} does not offer (it offers {', '.join(self.spec.apis)})")
+        return self.sibling(api)
+
+    def sibling(self, api: str) -> IProvider:
+        """This host with the same credential and settings over another wire API it offers (made once)."""
+        from .apis import get_api
+        from .registry import _load_implementation
+
+        api_id = get_api(api).id
+        if api_id == self.api:
+            return self
+        found = self._siblings.get(api_id)
+        if found is None:
+            cls = _load_implementation(self.spec, api_id)
+            p = self.retry_policy
+            found = cls(spec=self.spec, api_key=self._api_key, base_url=self.base_url, timeout=p.timeout,
+                        max_retries=p.max_retries, deadline=p.deadline, default_headers=self.default_headers,
+                        default_model=self.default_model, env=self._env, **self.config)
+            found.credential_source = self.credential_source
+            found.models_cache = self.models_cache
+            found._adopt_transport(self)
+            self._siblings[api_id] = found
+        return found
+
     # ------------------------------------------------------------------ generate
 
     async def generate(self, model: str | None, messages: Messages, **options: Any) -> CompletionResponse:
         """One whole answer. `model` None means the provider's default model."""
+        serving = self._serving(model)
+        if serving is not self:
+            return await serving.generate(model, messages, **options)
         return await self._agenerate_call(self._make_call(model, messages, options))
 
     def generate_sync(self, model: str | None, messages: Messages, **options: Any) -> CompletionResponse:
         """`generate`, blocking."""
+        serving = self._serving(model)
+        if serving is not self:
+            return serving.generate_sync(model, messages, **options)
         return self._generate_call(self._make_call(model, messages, options))
+
+    # ------------------------------------------------------------------ token counting
+
+    def _count_plan(self, model: str | None, messages: Messages, options: Mapping[str, Any]
+                    ) -> tuple[IProvider, Call, Any]:
+        counter = self._serving(model)._count_provider()
+        call = counter._make_call(model, messages, options)
+        return counter, call, counter._build_count_request(call)
+
+    def _token_count(self, call: Call, payload: Any) -> TokenCount:
+        n = self._parse(lambda: self._parse_token_count(payload))
+        return TokenCount(input_tokens=n, exact=True, model=call.model, provider=self.provider_id)
+
+    async def count_tokens(self, model: str | None, messages: Messages, **options: Any) -> TokenCount:
+        """How many input tokens the call would use: the vendor's counting endpoint, shaped exactly as
+        `generate` would send (system, tools and options count); a documented local estimate
+        (`exact=False`, see `agentos_llm.token_estimate`) where the host has no endpoint."""
+        counter, call, request = self._count_plan(model, messages, options)
+        if request is None:
+            return estimate_tokens(call, provider=counter.provider_id)
+        headers = counter._headers(call.options)
+        payload = await counter._policy(call.options).acall(
+            lambda t: counter._asend_guarded("count", request, t, headers))
+        return counter._token_count(call, payload)
+
+    def count_tokens_sync(self, model: str | None, messages: Messages, **options: Any) -> TokenCount:
+        """`count_tokens`, blocking."""
+        counter, call, request = self._count_plan(model, messages, options)
+        if request is None:
+            return estimate_tokens(call, provider=counter.provider_id)
+        headers = counter._headers(call.options)
+        payload = counter._policy(call.options).call(lambda t: counter._send_guarded("count", request, t, headers))
+        return counter._token_count(call, payload)
 
     def _generate_call(self, call: Call) -> CompletionResponse:
         request = self._build_request(call)
@@ -413,11 +528,17 @@ class IProvider(ABC):
 
         Use `async with provider.stream(...) as events:` so leaving early closes the connection.
         """
+        serving = self._serving(model)
+        if serving is not self:
+            return serving.stream(model, messages, **options)
         call = self._make_call(model, messages, options, stream=True)
         return AsyncEventStream(self._astream_call(call))
 
     def stream_sync(self, model: str | None, messages: Messages, **options: Any) -> EventStream:
         """`stream` as a plain iterator (`with` closes it when left early)."""
+        serving = self._serving(model)
+        if serving is not self:
+            return serving.stream_sync(model, messages, **options)
         call = self._make_call(model, messages, options, stream=True)
         return EventStream(self._stream_call(call))
 
@@ -521,6 +642,9 @@ class IProvider(ABC):
 
         Invalid answers are sent back with the validation errors, up to `max_attempts` calls.
         """
+        serving = self._serving(model)
+        if serving is not self:
+            return await serving.generate_structured(model, messages, schema, max_attempts=max_attempts, **options)
         call = self._structured_call(model, messages, schema, options)
         limit = max_attempts or self.structured_max_attempts
         total: Usage | None = None
@@ -534,6 +658,9 @@ class IProvider(ABC):
     def generate_structured_sync(self, model: str | None, messages: Messages, schema: type[T] | Any, *,
                                  max_attempts: int | None = None, **options: Any) -> StructuredResponse[T]:
         """`generate_structured`, blocking."""
+        serving = self._serving(model)
+        if serving is not self:
+            return serving.generate_structured_sync(model, messages, schema, max_attempts=max_attempts, **options)
         call = self._structured_call(model, messages, schema, options)
         limit = max_attempts or self.structured_max_attempts
         total: Usage | None = None
@@ -570,7 +697,7 @@ class IProvider(ABC):
             usage = usage + p.usage
         served = parts[0].model or model
         if usage.cost_usd is None:
-            usage.cost_usd = cost_usd(catalog_entry(self.provider_id, served), usage)
+            usage.cost_usd = cost_usd(catalog_entry(self.catalog_key, served), usage)
         return EmbeddingResponse(vectors=[v for p in parts for v in p.vectors], model=served,
                                  provider=self.provider_id, usage=usage)
 
@@ -609,7 +736,7 @@ class IProvider(ABC):
     def _merge_catalog(self, listed: list[ModelInfo]) -> list[ModelInfo]:
         merged = []
         for info in listed:
-            known = catalog_entry(self.provider_id, info.id)
+            known = catalog_entry(self.catalog_key, info.id)
             live = {k: v for k, v in info.model_dump(exclude_defaults=True).items() if k not in ("id", "provider")}
             # What the server says (its context window, its prices) wins over the static catalog. A listing that
             # names request capabilities (OpenRouter) is believed; one that names only other things (Gemini's
@@ -618,7 +745,7 @@ class IProvider(ABC):
                 if "capabilities" in live and not info.capabilities & _REQUEST_CAPABILITIES:
                     live["capabilities"] = known.capabilities | info.capabilities
                 info = known.model_copy(update=live)
-            merged.append(info.model_copy(update={"source": "live"}))
+            merged.append(info.model_copy(update={"source": "live", "provider": self.provider_id}))
         return merged
 
     def _listing_key(self) -> tuple[str, str, str]:
@@ -636,7 +763,7 @@ class IProvider(ABC):
     def _static_models(self, exc: AgentOSLLMError) -> list[ModelInfo]:
         log.warning("listing the models of %s failed (%s: %s); answering from the static catalog",
                     self.provider_id, type(exc).__name__, exc)
-        return catalog_models(self.provider_id)
+        return [m.model_copy(update={"provider": self.provider_id}) for m in catalog_models(self.catalog_key)]
 
     async def list_models(self) -> list[ModelInfo]:
         """The models this credential can use, with what the catalog knows about each (`source="live"`).
@@ -670,8 +797,10 @@ class IProvider(ABC):
         for info in listed:
             if info.id == model:
                 return info
-        known = catalog_entry(self.provider_id, model)  # e.g. a dated snapshot of a listed family
-        return known.model_copy() if known is not None else ModelInfo(id=model, provider=self.provider_id)
+        known = catalog_entry(self.catalog_key, model)  # e.g. a dated snapshot of a listed family
+        if known is not None:
+            return known.model_copy(update={"provider": self.provider_id})
+        return ModelInfo(id=model, provider=self.provider_id)
 
     async def get_model_info(self, model: str) -> ModelInfo:
         """What is known about a model: the live listing merged with the catalog (cached), else the catalog."""
@@ -683,11 +812,11 @@ class IProvider(ABC):
 
     def catalog(self) -> list[ModelInfo]:
         """The static catalog's models for this provider (no network)."""
-        return catalog_models(self.provider_id)
+        return [m.model_copy(update={"provider": self.provider_id}) for m in catalog_models(self.catalog_key)]
 
     def supports_model(self, model: str) -> bool:
         """Whether the static catalog, or this credential's cached live listing, lists `model` (no network)."""
-        return (catalog_entry(self.provider_id, model) is not None
+        return (catalog_entry(self.catalog_key, model) is not None
                 or self.models_cache.lists(self._listing_key(), model))
 
     async def check_health(self) -> HealthStatus:
@@ -719,12 +848,16 @@ class IProvider(ABC):
     # ------------------------------------------------------------------ lifecycle
 
     async def aclose(self) -> None:
-        """Closes the provider's clients."""
+        """Closes the provider's clients (and those of its siblings over other APIs)."""
+        for sibling in self._siblings.values():
+            await sibling.aclose()
         await self._aclose()
         self._close()
 
     def close(self) -> None:
         """Closes the provider's sync client (use `aclose` in async code)."""
+        for sibling in self._siblings.values():
+            sibling.close()
         self._close()
 
     async def __aenter__(self: _P) -> _P:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .apis import get_api, resolve_api
 from .defaults import PROVIDERS, ProviderSpec, get_spec
 from .errors import ConfigurationError, MissingDependencyError
 from .provider import EventStream, IProvider
@@ -33,29 +34,29 @@ __all__ = [
 _SDK_MODULE = {"openai": "openai", "anthropic": "anthropic", "gemini": "google.genai"}
 
 
-def provider_class(provider_id: str) -> type[IProvider]:
-    """The implementation class of a provider id (imports its module and SDK)."""
+def provider_class(provider_id: str, api: str | None = None) -> type[IProvider]:
+    """The implementation class of a provider id over its default API or `api` (imports its module and SDK)."""
     defined = _DEFINED.get(provider_id)
-    if defined is not None:
+    if defined is not None and api is None:
         return defined.cls
-    spec = get_spec(provider_id)
-    return _load_implementation(spec)
+    spec = defined.spec if defined is not None else get_spec(provider_id)
+    return _load_implementation(spec, api)
 
 
-def _load_implementation(spec: ProviderSpec) -> type[IProvider]:
-    if spec.implementation is None:
-        raise ConfigurationError(
-            f"provider {spec.id!r} ({spec.label}) has no implementation in this version of agentos-llm")
-    module_name, _, class_name = spec.implementation.partition(":")
+def _load_implementation(spec: ProviderSpec, api: str | None = None) -> type[IProvider]:
+    api_id = resolve_api(spec.id, spec.label, spec.apis, spec.default_api, api)
+    path = spec.implementation_for(api_id)
+    module_name, _, class_name = path.partition(":")
+    extra = get_api(api_id).extra
     try:
         module = importlib.import_module(module_name)
     except MissingDependencyError:
         raise
     except ImportError as exc:
-        sdk = _SDK_MODULE.get(spec.extra, spec.extra)
+        sdk = _SDK_MODULE.get(extra, extra)
         missing = getattr(exc, "name", None) or ""
         if missing and (missing == sdk or missing.startswith(sdk + ".") or sdk.startswith(missing + ".")):
-            raise MissingDependencyError(spec.extra, sdk) from exc
+            raise MissingDependencyError(extra, sdk) from exc
         raise
     cls: type[IProvider] = getattr(module, class_name)
     return cls
@@ -64,6 +65,7 @@ def _load_implementation(spec: ProviderSpec) -> type[IProvider]:
 def create_provider(
     provider_id: str,
     *,
+    api: str | None = None,
     api_key: str | None = None,
     base_url: str | None = None,
     timeout: float | None = None,
@@ -71,18 +73,20 @@ def create_provider(
     default_headers: Mapping[str, str] | None = None,
     **config: Any,
 ) -> IProvider:
-    """A ready provider for an id of the provider table or of `define_provider`.
+    """A ready provider for an id of the host table or of `define_provider`.
 
-    `base_url` means what it means in the vendor's SDK (for OpenAI-compatible hosts, the URL before
-    `/chat/completions`). A missing key raises `ConfigurationError` naming the env vars to set.
+    `api` picks another wire API the host offers (`"responses"` or `"openai-responses"`, ...); an API it
+    does not offer is a `ConfigurationError` listing the ones it does. `base_url` means what it means in
+    the vendor's SDK (for OpenAI-compatible hosts, the URL before `/chat/completions`). A missing key
+    raises `ConfigurationError` naming the env vars to set.
     """
     kwargs: dict[str, Any] = dict(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
                                   default_headers=default_headers, **config)
     defined = _DEFINED.get(provider_id)
     if defined is not None:
-        return defined.create(kwargs)
+        return defined.create(kwargs, api)
     spec = get_spec(provider_id)
-    return _load_implementation(spec)(spec=spec, **kwargs)
+    return _load_implementation(spec, api)(spec=spec, **kwargs)
 
 
 # ---------------------------------------------------------------------- define_provider
@@ -153,7 +157,7 @@ class _Defined:
         env = os.environ if environ is None else environ
         return {k: v.resolve(k, self.name, env) for k, v in self.config.items()}
 
-    def create(self, kwargs: dict[str, Any]) -> IProvider:
+    def create(self, kwargs: dict[str, Any], api: str | None = None) -> IProvider:
         environ = os.environ if kwargs.get("env") is None else kwargs["env"]
         values = self.resolved_config(environ)
         merged = {k: v for k, v in kwargs.items() if v is not None}
@@ -165,7 +169,11 @@ class _Defined:
                 continue  # found by the spec's key_env, so credential_source names the env var
             if value is not None and key not in merged:
                 merged[key] = value
-        provider = self.cls(spec=self.spec, **merged)
+        cls = self.cls
+        if api is not None and resolve_api(self.name, self.spec.label, self.spec.apis, self.spec.default_api,
+                                           api) != self.spec.default_api:
+            cls = _load_implementation(self.spec, api)  # the host over another API: the base's, no overrides
+        provider = cls(spec=self.spec, **merged)
         provider.defined_config = values  # type: ignore[attr-defined]
         return provider
 

@@ -15,8 +15,11 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, model_validator
 
 __all__ = [
+    "AudioPart",
+    "Citation",
     "CompletionResponse",
     "ContentPart",
+    "DocumentPart",
     "DoneEvent",
     "EmbeddingResponse",
     "FinishReason",
@@ -27,10 +30,12 @@ __all__ = [
     "ModelInfo",
     "ReasoningDeltaEvent",
     "Role",
+    "ServerToolCall",
     "StreamEvent",
     "StructuredResponse",
     "TextDeltaEvent",
     "TextPart",
+    "TokenCount",
     "ToolCall",
     "ToolCallDeltaEvent",
     "ToolCallEvent",
@@ -84,7 +89,63 @@ class ImagePart(BaseModel):
         return f"data:{self.media_type};base64,{self.data}"
 
 
-ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+class DocumentPart(BaseModel):
+    """A document (PDF or plain text): base64 `data`, a `url`, a vendor `file_id`, or inline `text`.
+
+    `media_type` is required with `data` ("application/pdf", "text/plain"); `citations=True` asks vendors
+    that cite documents (Anthropic) to return citations into it.
+    """
+
+    model_config = _FROZEN
+    type: Literal["document"] = "document"
+    data: str | None = None
+    url: str | None = None
+    file_id: str | None = None
+    text: str | None = None
+    media_type: str | None = None
+    filename: str | None = None
+    title: str | None = None
+    context: str | None = None
+    citations: bool | None = None
+    cache_control: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DocumentPart:
+        sources = [s for s in (self.data, self.url, self.file_id, self.text) if s is not None]
+        if len(sources) != 1:
+            raise ValueError("a document needs exactly one of data, url, file_id or text")
+        if self.data is not None and not self.media_type:
+            raise ValueError("base64 document data needs its media_type (e.g. 'application/pdf')")
+        return self
+
+    @property
+    def mime(self) -> str:
+        """The document's media type ("text/plain" for inline text, "application/pdf" when unsaid)."""
+        if self.media_type:
+            return self.media_type
+        return "text/plain" if self.text is not None else "application/pdf"
+
+    @property
+    def data_url(self) -> str:
+        """Base64 data as a `data:` URL (only for `data` documents)."""
+        return f"data:{self.mime};base64,{self.data}"
+
+
+class AudioPart(BaseModel):
+    """Audio input as base64 data in `format` wav or mp3."""
+
+    model_config = _FROZEN
+    type: Literal["audio"] = "audio"
+    data: str
+    format: Literal["wav", "mp3"] = "wav"
+
+    @property
+    def media_type(self) -> str:
+        """The MIME type of the audio."""
+        return "audio/wav" if self.format == "wav" else "audio/mpeg"
+
+
+ContentPart = Annotated[TextPart | ImagePart | DocumentPart | AudioPart, Field(discriminator="type")]
 
 
 class ToolCall(BaseModel):
@@ -217,11 +278,12 @@ def system(text: str) -> Message:
     return Message(role="system", content=text)
 
 
-def user(content: str | Sequence[TextPart | ImagePart | str]) -> Message:
+def user(content: str | Sequence[TextPart | ImagePart | DocumentPart | AudioPart | str]) -> Message:
     """A user message: text, or a list of parts (strings become text parts)."""
     if isinstance(content, str):
         return Message(role="user", content=content)
-    parts: list[TextPart | ImagePart] = [TextPart(text=p) if isinstance(p, str) else p for p in content]
+    parts: list[TextPart | ImagePart | DocumentPart | AudioPart] = [
+        TextPart(text=p) if isinstance(p, str) else p for p in content]
     return Message(role="user", content=parts)
 
 
@@ -362,6 +424,46 @@ class Usage(BaseModel):
         )
 
 
+class Citation(BaseModel):
+    """A passage the answer cites: a web page, a file, or a document given in the request."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    """The vendor's citation kind (e.g. "url_citation", "file_citation", "char_location", "page_location")."""
+    cited_text: str | None = None
+    url: str | None = None
+    title: str | None = None
+    file_id: str | None = None
+    document_index: int | None = None
+    start: int | None = None
+    """Where the citation starts: a character index in the answer (OpenAI) or in the document (Anthropic)."""
+    end: int | None = None
+
+
+class ServerToolCall(BaseModel):
+    """A tool the vendor ran itself (web search, file search, code interpreter, MCP ...): nothing to answer."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = None
+    type: str
+    """The vendor's item type, e.g. "web_search_call", "code_interpreter_call", "mcp_call", "server_tool_use"."""
+    name: str | None = None
+    status: str | None = None
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    """What the tool returned, where the vendor sends it (search sources, code output, MCP output)."""
+
+
+class TokenCount(BaseModel):
+    """How many input tokens a request would use; `exact` is False for a local estimate."""
+
+    model_config = ConfigDict(extra="forbid")
+    input_tokens: int
+    exact: bool = True
+    model: str | None = None
+    provider: str | None = None
+
+
 class CompletionResponse(BaseModel):
     """A whole model answer; `message` is the assistant turn to append to the history."""
 
@@ -378,6 +480,11 @@ class CompletionResponse(BaseModel):
     message: Message
     upstream: str | None = None
     """The upstream that served the call, where a router (e.g. OpenRouter) says so."""
+    server_tool_calls: list[ServerToolCall] = Field(default_factory=list)
+    """Tools the vendor ran on its side (not for the agent to answer)."""
+    citations: list[Citation] = Field(default_factory=list)
+    api: str | None = None
+    """The wire API that served the call (e.g. "openai-chat", "openai-responses")."""
     raw: Any = Field(default=None, repr=False, exclude=True)
 
 

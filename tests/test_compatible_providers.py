@@ -106,7 +106,8 @@ async def named(request: pytest.FixtureRequest, emu: WireEmulator) -> AsyncItera
 @pytest.mark.parametrize("pid", [*NAMED, "openai-compatible"])
 def test_every_named_host_is_a_row_on_the_openai_implementation(pid: str) -> None:
     spec = PROVIDERS[pid]
-    assert spec.implementation == "agentos_llm.providers.openai:OpenAIProvider"
+    assert spec.implementation is None and spec.default_api == "openai-chat"
+    assert spec.implementation_for(spec.default_api) == "agentos_llm.providers.openai:OpenAIProvider"
     assert spec.base_url_env == f"{pid.upper().replace('-', '_')}_BASE_URL"
     assert spec.key_env and spec.docs_url.startswith("https://")
     assert spec.wire.get("max_tokens_field") == "max_tokens"

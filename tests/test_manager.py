@@ -138,12 +138,16 @@ def test_anthropic_and_gemini_are_detected_in_the_documented_order() -> None:
 
 
 def test_rows_without_an_implementation_are_skipped_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataclasses import replace
+    from agentos_llm import registry
 
-    from agentos_llm.defaults import PROVIDERS
+    real = registry._load_implementation
 
-    for pid in ("anthropic", "gemini"):
-        monkeypatch.setitem(PROVIDERS, pid, replace(PROVIDERS[pid], implementation=None))
+    def load(spec: Any, api: str | None = None) -> Any:
+        if spec.id in ("anthropic", "gemini"):
+            raise ConfigurationError(f"provider {spec.id!r} has no implementation in this build")
+        return real(spec, api)
+
+    monkeypatch.setattr(registry, "_load_implementation", load)
     env = env_of(ANTHROPIC_API_KEY="sk-ant-1", GOOGLE_API_KEY="AIza-1", OPENAI_API_KEY="sk-1")
     m = AIModelProviderManager.from_env(env=env)
     assert list(m.providers) == ["openai"]

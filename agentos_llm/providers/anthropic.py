@@ -46,6 +46,7 @@ class AnthropicProvider(IProvider):
     structured output and model listing. Anthropic has no embeddings API."""
 
     provider_id = "anthropic"
+    api: ClassVar[str] = "anthropic-messages"
     family: ClassVar[str] = "anthropic"
     capabilities = frozenset({
         Capability.GENERATE, Capability.STREAM, Capability.TOOLS, Capability.VISION,

@@ -63,6 +63,7 @@ class GeminiProvider(IProvider):
     """
 
     provider_id = "gemini"
+    api: ClassVar[str] = "gemini-generate"
     family: ClassVar[str] = "gemini"
     capabilities = frozenset({
         Capability.GENERATE, Capability.STREAM, Capability.TOOLS, Capability.VISION,

@@ -11,7 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from ..defaults import PROVIDERS, ProviderSpec, get_spec
 from ..errors import (
@@ -19,7 +19,9 @@ from ..errors import (
     MalformedResponseError,
     MissingDependencyError,
     ProviderError,
+    UnsupportedCapabilityError,
 )
+from ..host_quirks import HostQuirks
 from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
@@ -65,6 +67,7 @@ class OpenAIProvider(IProvider):
     """OpenAI chat completions, embeddings and models; also the base of OpenAI-compatible hosts."""
 
     provider_id = "openai"
+    api: ClassVar[str] = "openai-chat"
     family: ClassVar[str] = "openai"
     capabilities = frozenset({
         Capability.GENERATE, Capability.STREAM, Capability.TOOLS, Capability.VISION,
@@ -89,8 +92,8 @@ class OpenAIProvider(IProvider):
         self.wire = self._resolve_wire(row_config, row_values, os.environ if env is None else env)
         """The host's quirks as the converters read them: the row's, the `wire=` override, row config."""
         # Compatible hosts share OpenAI's code, but model traits belong to the host's own family.
-        if self.provider_id != "openai":
-            self.traits_family = str(self.wire.get("traits_family", self.provider_id))
+        if self.catalog_key != "openai":
+            self.traits_family = str(self.wire.get("traits_family", self.catalog_key))
         if not self.wire.get("embeddings", self.spec.embedding_model is not None):
             self.capabilities = self.capabilities - {Capability.EMBEDDINGS}
 
@@ -99,7 +102,7 @@ class OpenAIProvider(IProvider):
         override = self.config.get("wire") or {}
         if not isinstance(override, Mapping):
             raise ConfigurationError("wire= takes a mapping of host quirks (see agentos_llm.defaults)")
-        resolved: dict[str, Any] = {**self.spec.wire, **override}
+        resolved = HostQuirks(self.spec.wire).merged(override, where=f"wire= for {self.provider_id!r}")
         chat_body = dict(resolved.get("chat_body") or {})
         for name, rule in row_config.items():
             value = values.get(name)
@@ -143,6 +146,23 @@ class OpenAIProvider(IProvider):
     def async_client(self) -> openai.AsyncOpenAI:
         """The async SDK client of the running event loop (one per loop: pooled connections belong to it)."""
         return self._clients.for_running_loop()
+
+    def _adopt_transport(self, other: IProvider) -> None:
+        if isinstance(other, OpenAIProvider):
+            self.__dict__["_clients"] = other._clients  # one connection pool per host and credential
+
+    def _accepts(self, part_kind: Literal["documents", "audio"]) -> bool:
+        return bool(self.wire.get(part_kind, False))
+
+    def _count_provider(self) -> IProvider:
+        # Chat Completions has no counting endpoint; a host that offers Responses counts exactly there.
+        mode = self.wire.get("count_tokens", "estimate")
+        if mode == "responses" and "openai-responses" in self.spec.apis:
+            return self.sibling("openai-responses")
+        if mode == "none":
+            raise UnsupportedCapabilityError(self.provider_id, "token counting",
+                                             f"{self.label} has no token-counting endpoint")
+        return self
 
     def _close(self) -> None:
         self._clients.close()
