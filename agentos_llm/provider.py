@@ -39,12 +39,12 @@ from .retry import RetryPolicy
 from .structured import StructuredMode, StructuredPlan
 from .token_estimate import estimate_tokens
 from .types import (
+    AudioPart,
     CompletionResponse,
+    DocumentPart,
     DoneEvent,
     EmbeddingResponse,
     HealthStatus,
-    AudioPart,
-    DocumentPart,
     ImagePart,
     Message,
     MessageInput,

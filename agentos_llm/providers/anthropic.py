@@ -36,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 __all__ = ["AnthropicProvider"]
 
 _MESSAGES = "/v1/messages"
+_COUNT = "/v1/messages/count_tokens"
 _MODELS = "/v1/models"
 _MODELS_PAGE = 1000  # the most the models endpoint returns per page
 _MAX_MODEL_PAGES = 20
@@ -113,6 +114,12 @@ class AnthropicProvider(IProvider):
     def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
         return wire.parse_model_list(payload, provider=self.provider_id)
 
+    def _build_count_request(self, call: Call) -> dict[str, Any]:
+        return wire.build_count_request(call, max_tokens=self._default_max_tokens(call.model))
+
+    def _parse_token_count(self, payload: Any) -> int:
+        return wire.parse_token_count(payload, provider=self.provider_id)
+
 
     # ------------------------------------------------------------------ I/O (thin)
 
@@ -146,7 +153,7 @@ class AnthropicProvider(IProvider):
                 if after is None:
                     return self._merge_pages(pages)
                 params["after_id"] = after
-        response = self.client.post(_MESSAGES, body=request, cast_to=httpx2.Response,
+        response = self.client.post(_COUNT if op == "count" else _MESSAGES, body=request, cast_to=httpx2.Response,
                                     options=request_options(timeout, headers))
         return self._decode(response)
 
@@ -164,8 +171,8 @@ class AnthropicProvider(IProvider):
                 if after is None:
                     return self._merge_pages(pages)
                 params["after_id"] = after
-        response = await client.post(_MESSAGES, body=request, cast_to=httpx2.Response,
-                                     options=request_options(timeout, headers))
+        response = await client.post(_COUNT if op == "count" else _MESSAGES, body=request,
+                                     cast_to=httpx2.Response, options=request_options(timeout, headers))
         return self._decode(response)
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None

@@ -153,6 +153,12 @@ class GeminiProvider(IProvider):
     def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
         return wire.parse_model_list(payload, provider=self.provider_id)
 
+    def _build_count_request(self, call: Call) -> wire.GeminiRequest:
+        return wire.build_count_request(call, vertex=self.vertexai)
+
+    def _parse_token_count(self, payload: Any) -> int:
+        return wire.parse_token_count(payload, provider=self.provider_id)
+
     def _embed_batches(self, texts: list[str]) -> list[list[str]]:
         step = wire.EMBED_BATCH_LIMIT
         return [texts[i:i + step] for i in range(0, len(texts), step)]

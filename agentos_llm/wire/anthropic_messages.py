@@ -18,6 +18,7 @@ import json
 import re
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -735,3 +736,29 @@ def parse_model_list(payload: Any, *, provider: str = PROVIDER) -> list[ModelInf
             max_output_tokens=limit if isinstance(limit, int) else None,
         ))
     return out
+
+
+# ---------------------------------------------------------------------- token counting
+
+# The fields `/v1/messages/count_tokens` takes; what only shapes the answer (max_tokens, sampling,
+# stop sequences, stream) has no bearing on the input and is refused by the endpoint.
+_COUNT_FIELDS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking", "output_config",
+                           "mcp_servers", "context_management"})
+
+
+def build_count_request(call: Call, *, max_tokens: int | None = None) -> dict[str, Any]:
+    """The `count_tokens` body for a `Call`: the Messages body `generate` would send, minus what the
+    endpoint does not take."""
+    body = build_messages_request(replace(call, stream=False), max_tokens=max_tokens)
+    return {k: v for k, v in body.items() if k in _COUNT_FIELDS}
+
+
+def parse_token_count(payload: Any, *, provider: str = PROVIDER) -> int:
+    """`input_tokens` of a `count_tokens` answer."""
+    if not isinstance(payload, Mapping):
+        raise MalformedResponseError("expected a JSON object", provider=provider)
+    _raise_error_body(payload, provider)
+    count = payload.get("input_tokens")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise MalformedResponseError("the count_tokens answer has no input_tokens", provider=provider)
+    return count

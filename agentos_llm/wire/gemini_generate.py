@@ -14,7 +14,7 @@ import mimetypes
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
@@ -1010,3 +1010,33 @@ def parse_model_list(payload: Any, *, provider: str = PROVIDER) -> list[ModelInf
             max_output_tokens=limit_out if isinstance(limit_out, int) else None,
             capabilities=frozenset(caps)))
     return out
+
+
+# ---------------------------------------------------------------------- token counting
+
+
+def build_count_request(call: Call, *, vertex: bool = False) -> GeminiRequest:
+    """`countTokens` for a `Call`, shaped as `generateContent` would be, so system and tools count.
+
+    The Gemini API counts a whole `generateContentRequest`; Vertex AI takes contents, system
+    instruction, tools and generation config at the top level.
+    """
+    request = build_generate_request(replace(call, stream=False), vertex=vertex)
+    path = request.path.rsplit(":", 1)[0] + ":countTokens"
+    if vertex:
+        body = {k: v for k, v in request.body.items() if k in ("contents", "systemInstruction", "tools",
+                                                                "generationConfig")}
+        return GeminiRequest(path=path, body=body)
+    return GeminiRequest(path=path, body={"generateContentRequest": {
+        "model": model_path(call.model), **request.body}})
+
+
+def parse_token_count(payload: Any, *, provider: str = PROVIDER) -> int:
+    """`totalTokens` of a `countTokens` answer."""
+    if not isinstance(payload, Mapping):
+        raise MalformedResponseError("expected a JSON object", provider=provider)
+    _raise_for_body(payload, provider)
+    total = payload.get("totalTokens", 0)  # an empty request counts 0, and the field is then left out
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise MalformedResponseError("the countTokens answer has no totalTokens", provider=provider)
+    return total
