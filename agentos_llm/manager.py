@@ -31,7 +31,7 @@ from .errors import (
 )
 from .provider import AsyncEventStream, EventStream, IProvider, Messages
 from .registry import create_provider, defined_providers
-from .types import CompletionResponse, EmbeddingResponse, ModelInfo, StreamEvent, StructuredResponse
+from .types import CompletionResponse, EmbeddingResponse, ModelInfo, StreamEvent, StructuredResponse, TokenCount
 
 if TYPE_CHECKING:
     from .discovery import Discovery
@@ -185,9 +185,17 @@ class AIModelProviderManager:
         return dict(self._providers)
 
     def get(self, provider_id: str) -> IProvider:
-        """A registered provider; `ConfigurationError` says how to configure it otherwise."""
+        """A registered provider; `ConfigurationError` says how to configure it otherwise.
+
+        An alias row over another API of a registered host (`openai-responses` when `openai` is
+        registered) is that host's provider over that API, with the same credential.
+        """
         provider = self._providers.get(provider_id)
         if provider is None:
+            spec = PROVIDERS.get(provider_id)
+            host = self._providers.get(spec.host) if spec is not None and spec.host else None
+            if host is not None and spec is not None and spec.default_api in host.spec.apis:
+                return host.sibling(spec.default_api)
             raise self._not_configured(provider_id)
         return provider
 
@@ -353,6 +361,16 @@ class AIModelProviderManager:
         """`generate_structured`, blocking."""
         route = self.resolve(model)
         return route.provider.generate_structured_sync(route.model, messages, schema, **options)
+
+    async def count_tokens(self, model: str | None, messages: Messages, **options: Any) -> TokenCount:
+        """`count_tokens` on the provider `model` routes to."""
+        route = self.resolve(model)
+        return await route.provider.count_tokens(route.model, messages, **options)
+
+    def count_tokens_sync(self, model: str | None, messages: Messages, **options: Any) -> TokenCount:
+        """`count_tokens`, blocking."""
+        route = self.resolve(model)
+        return route.provider.count_tokens_sync(route.model, messages, **options)
 
     def _embed_route(self, model: str | None) -> Route:
         if model:

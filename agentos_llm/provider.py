@@ -505,13 +505,28 @@ class IProvider(ABC):
         payload = counter._policy(call.options).call(lambda t: counter._send_guarded("count", request, t, headers))
         return counter._token_count(call, payload)
 
+    def _whole_via_stream(self, call: Call) -> bool:
+        """Whether a whole call must travel as a stream (and be assembled), e.g. a very long answer."""
+        return False
+
     def _generate_call(self, call: Call) -> CompletionResponse:
+        if self._whole_via_stream(call):
+            return _done_response(self._stream_call(replace(call, stream=True)))
         request = self._build_request(call)
         headers = self._headers(call.options)
         payload = self._policy(call.options).call(lambda t: self._send_guarded("chat", request, t, headers))
         return self._finish(self._parse(lambda: self._parse_response(payload, call)))
 
     async def _agenerate_call(self, call: Call) -> CompletionResponse:
+        if self._whole_via_stream(call):
+            events = self._astream_call(replace(call, stream=True))
+            try:
+                async for event in events:
+                    if isinstance(event, DoneEvent):
+                        return event.response
+            finally:
+                await _aclose(events)
+            raise MalformedResponseError("the stream ended without a response", provider=self.provider_id)
         request = self._build_request(call)
         headers = self._headers(call.options)
 
@@ -876,6 +891,19 @@ class IProvider(ABC):
 
 
 _P = TypeVar("_P", bound=IProvider)
+
+
+def _done_response(events: Iterator[StreamEvent]) -> CompletionResponse:
+    """The response a stream's `done` event carries (the stream is closed either way)."""
+    try:
+        for event in events:
+            if isinstance(event, DoneEvent):
+                return event.response
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+    raise MalformedResponseError("the stream ended without a response")
 
 
 async def _aclose(it: AsyncIterator[Any]) -> None:

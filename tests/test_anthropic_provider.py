@@ -148,8 +148,26 @@ async def test_text(emu: WireEmulator, provider: IProvider, mode: str) -> None:
     body = sent(emu)
     assert body["system"] == "be kind"
     assert body["messages"] == [{"role": "user", "content": "hello"}]
-    assert body["max_tokens"] == 64000  # the catalog's max_output_tokens for the model
+    # Streams may use the model's whole output limit (the catalog's); a whole request defaults to what fits the
+    # API's 10-minute non-streaming window (the SDK's own rule: 21,333 tokens at 128k tokens an hour).
+    assert body["max_tokens"] == (64000 if mode.startswith("stream") else 21333)
     assert body.get("stream") is (True if mode.startswith("stream") else None)
+
+
+@pytest.mark.parametrize("mode", ["generate", "generate_sync"])
+async def test_a_long_whole_answer_travels_as_a_stream(emu: WireEmulator, provider: IProvider, mode: str) -> None:
+    emu.script(Reply("a very long essay"))
+    response, _ = await run(provider, mode, MODEL, "write a book", max_tokens=40000)
+    assert response.text == "a very long essay" and response.finish_reason is FinishReason.STOP
+    body = sent(emu)
+    assert body["stream"] is True and body["max_tokens"] == 40000
+    assert emu.hits("/v1/messages") == 1
+
+
+async def test_a_whole_answer_within_the_window_stays_whole(emu: WireEmulator, provider: IProvider) -> None:
+    emu.script(Reply("short"))
+    await provider.generate(MODEL, "hi", max_tokens=21333)
+    assert "stream" not in sent(emu)
 
 
 @pytest.mark.parametrize("mode", MODES)

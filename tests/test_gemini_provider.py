@@ -119,7 +119,7 @@ async def test_text(emu: WireEmulator, provider: IProvider, mode: str) -> None:
     assert r.usage.cost_usd == pytest.approx(expected_cost)
     request = emu.requests[-1]
     stream = mode.startswith("stream")
-    assert request.path == f"/v1/models/{MODEL}:{'streamGenerateContent' if stream else 'generateContent'}"
+    assert request.path == f"/v1beta/models/{MODEL}:{'streamGenerateContent' if stream else 'generateContent'}"
     assert request.query == ("alt=sse" if stream else "")
     assert request.headers["x-goog-api-key"] == KEY  # the key travels in the header, never in the URL
     assert sent(emu)["systemInstruction"] == {"parts": [{"text": "Be nice."}]}
@@ -288,7 +288,7 @@ async def test_embeddings_are_batched_under_the_limit_in_order(
     batches = sorted((r.body["requests"] for r in emu.requests), key=lambda b: int(
         b[0]["content"]["parts"][0]["text"].rsplit(" ", 1)[1]))
     assert [len(b) for b in batches] == [100, 100, 5]
-    assert all(r.path == f"/v1/models/{EMBED}:batchEmbedContents" for r in emu.requests)
+    assert all(r.path == f"/v1beta/models/{EMBED}:batchEmbedContents" for r in emu.requests)
     assert batches[0][0] == {"content": {"parts": [{"text": "text number 0"}]}, "model": f"models/{EMBED}",
                              "taskType": "RETRIEVAL_DOCUMENT", "outputDimensionality": 16}
     assert result.usage.input_tokens == 3 * 205 and result.model == EMBED
@@ -498,3 +498,13 @@ async def test_leaving_a_stream_early_closes_it(emu: WireEmulator, provider: IPr
     assert isinstance(first, TextDeltaEvent) and first.delta == "w0"
     again = await provider.generate(MODEL, "after") if asynchronous else provider.generate_sync(MODEL, "after")
     assert again.text == "Echo: after"
+
+
+def test_the_gemini_api_defaults_to_v1beta_and_api_version_overrides(emu: WireEmulator) -> None:
+    emu.script(Reply("a"), Reply("b"))
+    p = create_provider("gemini", api_key=KEY, base_url=emu.gemini_base_url, max_retries=0)
+    p.generate_sync(MODEL, "hi")
+    assert emu.requests[-1].path == f"/v1beta/models/{MODEL}:generateContent"
+    stable = create_provider("gemini", api_key=KEY, base_url=emu.gemini_base_url, max_retries=0, api_version="v1")
+    stable.generate_sync(MODEL, "hi")
+    assert emu.requests[-1].path == f"/v1/models/{MODEL}:generateContent"

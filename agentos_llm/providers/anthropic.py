@@ -21,6 +21,7 @@ from ..wire import anthropic_messages as wire
 try:
     import anthropic
     import httpx2
+    from anthropic import _constants as anthropic_constants
 
     from .sdk_transport import (
         SDKClients,
@@ -34,6 +35,15 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
     raise MissingDependencyError("anthropic", "anthropic") from exc
 
 __all__ = ["AnthropicProvider"]
+
+# The SDK's own rule for whole requests: an answer expected to take over 10 minutes (at 128k tokens an hour)
+# must stream; a few models have a lower per-model limit, which the SDK keeps in a table.
+_NONSTREAMING_TOKENS = 600 * 128_000 // 3600
+
+
+def _nonstreaming_limit(model: str) -> int:
+    per_model: int | None = getattr(anthropic_constants, "MODEL_NONSTREAMING_TOKENS", {}).get(model)
+    return min(per_model, _NONSTREAMING_TOKENS) if per_model else _NONSTREAMING_TOKENS
 
 _MESSAGES = "/v1/messages"
 _COUNT = "/v1/messages/count_tokens"
@@ -89,14 +99,21 @@ class AnthropicProvider(IProvider):
 
     # ------------------------------------------------------------------ converters (pure)
 
-    def _default_max_tokens(self, model: str) -> int:
-        known = catalog_entry(self.provider_id, model)
-        if known is not None and known.max_output_tokens:
-            return known.max_output_tokens
-        return wire.DEFAULT_MAX_TOKENS
+    def _default_max_tokens(self, model: str, *, stream: bool = True) -> int:
+        """The model's whole output limit for a stream; for a whole request at most what the API serves
+        within its 10-minute non-streaming window (so the default never needs a stream)."""
+        known = catalog_entry(self.catalog_key, model)
+        limit = known.max_output_tokens if known is not None and known.max_output_tokens else wire.DEFAULT_MAX_TOKENS
+        return limit if stream else min(limit, _nonstreaming_limit(model))
+
+    def _whole_via_stream(self, call: Call) -> bool:
+        # A whole answer longer than the non-streaming window allows would be cut off at 10 minutes (the
+        # SDK refuses to send it): the caller asked for that length, so it travels as a stream instead.
+        asked = call.options.max_tokens
+        return not call.stream and asked is not None and asked > _nonstreaming_limit(call.model)
 
     def _build_request(self, call: Call) -> dict[str, Any]:
-        return wire.build_messages_request(call, max_tokens=self._default_max_tokens(call.model))
+        return wire.build_messages_request(call, max_tokens=self._default_max_tokens(call.model, stream=call.stream))
 
     def _parse_response(self, payload: Any, call: Call) -> CompletionResponse:
         return wire.parse_message(payload, provider=self.provider_id, model=call.model,
@@ -115,7 +132,7 @@ class AnthropicProvider(IProvider):
         return wire.parse_model_list(payload, provider=self.provider_id)
 
     def _build_count_request(self, call: Call) -> dict[str, Any]:
-        return wire.build_count_request(call, max_tokens=self._default_max_tokens(call.model))
+        return wire.build_count_request(call, max_tokens=self._default_max_tokens(call.model, stream=False))
 
     def _parse_token_count(self, payload: Any) -> int:
         return wire.parse_token_count(payload, provider=self.provider_id)

@@ -48,6 +48,10 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 __all__ = ["GeminiProvider"]
 
 _MODEL_PAGE = 1000  # the Gemini API's largest page of models
+GEMINI_API_VERSION = "v1beta"
+"""The Gemini API version used unless `api_version=` says otherwise. Google documents `v1beta` as the
+version that carries the newest features first and as its SDKs' default; every recorded response of
+this project's wire corpus used it. `v1` works too for plain calls (`api_version="v1"`)."""
 
 
 def _ms(seconds: float | None) -> int | None:
@@ -59,7 +63,9 @@ class GeminiProvider(IProvider):
 
     Vertex AI: pass `vertexai=True` with `project` and `location` (application default credentials,
     no key needed), or `vertexai=True` with an API key (express mode). `api_version` picks the API
-    version (default: the SDK's, `v1beta` on the Gemini API, `v1beta1` on Vertex AI).
+    version: by default `v1beta` on the Gemini API (where every feature this provider sends is
+    available: tools, system instructions, thinking, JSON-schema output; google-genai 3.x itself would
+    send `v1`) and the SDK's `v1beta1` on Vertex AI.
     """
 
     provider_id = "gemini"
@@ -96,7 +102,7 @@ class GeminiProvider(IProvider):
         """The SDK client (created on first use, then reused; its async side keeps a pool per event loop)."""
         http = genai_types.HttpOptions(
             base_url=self.base_url or None,
-            api_version=self.config.get("api_version") or None,
+            api_version=self.config.get("api_version") or (None if self.vertexai else GEMINI_API_VERSION),
             headers=self.default_headers or None,
             timeout=_ms(self.retry_policy.timeout),
             # One attempt: also turns off the SDK's hidden reconnect-and-retry of its aiohttp transport.
