@@ -1,4 +1,8 @@
-"""What a model family accepts, as one table of rules; request code asks here, never checks names."""
+"""What a model family accepts, as one table of rules; request code asks here, never checks names.
+
+Every rule cites the vendor page it comes from. A misspelt field fails when this module loads
+(dataclass fields), and so does a value outside the vocabulary (`ModelTraits.__post_init__`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,11 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-__all__ = ["ModelTraits", "traits_for"]
+__all__ = ["EFFORT_ORDER", "REASONING_CONTROLS", "ModelTraits", "traits_for"]
+
+EFFORT_ORDER = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+"""Reasoning efforts (and Gemini thinking levels), least first: "nearest supported" is measured on it."""
+REASONING_CONTROLS = frozenset({"effort", "budget", "level", "adaptive"})
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,8 @@ class ModelTraits:
     parallel_tool_calls: bool = True
     reasoning_control: str = "effort"
     """How reasoning is asked for: "effort" (OpenAI `reasoning_effort`), "budget" (a token budget:
-    Anthropic extended thinking, Gemini 2.5 `thinking_budget`) or "level" (Gemini 3 `thinking_level`)."""
+    Anthropic extended thinking, Gemini 2.5 `thinking_budget`), "level" (Gemini 3 `thinking_level`) or
+    "adaptive" (Anthropic `thinking: {type: "adaptive"}` with `output_config.effort`)."""
     apis: tuple[str, ...] | None = None
     """The wire APIs that serve the model (None: any its host offers). A model served only by the
     Responses API (o3-pro, the codex models ...) is sent there even through a chat-API provider."""
@@ -34,36 +43,159 @@ class ModelTraits:
     """Takes document content parts (PDF, text)."""
     audio: bool = False
     """Takes audio content parts."""
+    efforts: tuple[str, ...] | None = None
+    """The efforts the model takes ("effort" and "adaptive" control), least first; None: whatever is asked,
+    empty: none at all (the effort is left out). Others go to the nearest one, with a warning."""
+    thinking_off: bool = True
+    """Reasoning can be turned off (effort "none", budget 0); otherwise the least setting is used instead."""
+    budget_range: tuple[int, int | None] | None = None
+    """The thinking budgets the model takes besides 0, (least, most); most None: only `max_tokens` bounds it.
+    None: the model takes no token budget ("adaptive": an effort is sent instead), or nothing is documented."""
+    levels: tuple[str, ...] | None = None
+    """The thinking levels a "level" model takes, least first (None: whatever is asked)."""
+    max_stop: int | None = None
+    """The most stop sequences a request may carry (0: the model takes none; None: no documented limit)."""
+    exclusive_sampling: bool = False
+    """temperature and top_p may not be sent together: temperature is kept, top_p left out."""
+    thinking_sampling: tuple[float, float] | None = None
+    """While thinking: temperature (unless 1) and top_k are refused, top_p must lie in this range
+    (None: thinking does not restrict sampling)."""
+    system_prompt: bool = True
+    """Takes system instructions; otherwise they are folded into the first user turn."""
+    tool_name: str | None = None
+    """The pattern a function tool's name must match on the model's API (None: not checked)."""
+
+    def __post_init__(self) -> None:
+        if self.reasoning_control not in REASONING_CONTROLS:
+            raise ValueError(f"unknown reasoning_control {self.reasoning_control!r}")
+        for name in ("efforts", "levels"):
+            values = getattr(self, name)
+            if values is not None and (any(v not in EFFORT_ORDER for v in values)
+                                       or list(values) != sorted(values, key=EFFORT_ORDER.index)):
+                raise ValueError(f"{name} {values!r} must be known values, least first")
+        if self.budget_range is not None:
+            low, high = self.budget_range
+            if low < 1 or (high is not None and high < low):
+                raise ValueError(f"budget_range {self.budget_range!r} is not a range of positive budgets")
+        if self.tool_name is not None:
+            re.compile(self.tool_name)
 
 
-_REASONING = ModelTraits(reasoning=True, accepts_sampling=False, system_role="developer")
+# ---------------------------------------------------------------------- OpenAI
+
+# Function names: https://platform.openai.com/docs/api-reference/chat/create#chat-create-tools
+#   ("a-z, A-Z, 0-9, or contain underscores and dashes, with a maximum length of 64").
+# Stop: "Up to 4 sequences" (same page, `stop`).
+_OPENAI = ModelTraits(tool_name=r"^[a-zA-Z0-9_-]{1,64}$", max_stop=4)
+# Reasoning models: https://platform.openai.com/docs/guides/reasoning. Sampling parameters are refused;
+# `stop` is "Not supported with latest reasoning models o3 and o4-mini" (chat API reference) and gpt-5
+# answers 400 "Unsupported parameter: 'stop'" as well. o-series efforts: low, medium, high.
+_O_SERIES = replace(_OPENAI, reasoning=True, accepts_sampling=False, system_role="developer",
+                    efforts=("low", "medium", "high"), thinking_off=False, max_stop=0)
+# `reasoning_effort` (chat API reference): "gpt-5.1 ... supported values none, low, medium, and high";
+# "models before gpt-5.1 ... do not support none"; "gpt-5-pro ... only supports high";
+# "xhigh is supported for all models after gpt-5.1-codex-max".
+_GPT5 = replace(_O_SERIES, efforts=("minimal", "low", "medium", "high"))
+_GPT51 = replace(_O_SERIES, efforts=("none", "low", "medium", "high"), thinking_off=True, max_stop=4)
+_GPT5_LATER = replace(_GPT51, efforts=("none", "low", "medium", "high", "xhigh"))
+_CODEX = replace(_O_SERIES, efforts=("low", "medium", "high"))
+_CODEX_LATER = replace(_O_SERIES, efforts=("low", "medium", "high", "xhigh"))
 _RESPONSES_ONLY = ("openai-responses",)
+_PRO_LATER = replace(_GPT5_LATER, efforts=("medium", "high", "xhigh"), thinking_off=False)
+
+_OPENAI_RULES: tuple[tuple[str, ModelTraits], ...] = (
+    # Served by the Responses API only: o1-pro, o3-pro, gpt-5-pro, the codex models, deep research, computer use.
+    (r"^o\d-pro", replace(_O_SERIES, apis=_RESPONSES_ONLY)),
+    (r"^gpt-5-pro", replace(_O_SERIES, efforts=("high",), apis=_RESPONSES_ONLY)),
+    (r"^gpt-5\.\d+-pro", replace(_PRO_LATER, apis=_RESPONSES_ONLY)),
+    (r"^gpt-5\.1-codex-max", replace(_CODEX_LATER, apis=_RESPONSES_ONLY)),
+    (r"^(gpt-5(\.1)?-codex|codex-)", replace(_CODEX, apis=_RESPONSES_ONLY)),
+    (r"^gpt-5\.\d+-codex", replace(_CODEX_LATER, apis=_RESPONSES_ONLY)),
+    (r"^(o\d(-mini)?-deep-research|computer-use)", replace(_O_SERIES, efforts=None, apis=_RESPONSES_ONLY)),
+    (r"^(gpt-4o(-mini)?-audio|gpt-audio)", replace(_OPENAI, audio=True, documents=False)),
+    # o1-mini and o1-preview take no system/developer message, no reasoning_effort, no tools.
+    (r"^(o1-mini|o1-preview)", replace(_O_SERIES, tools=False, json_schema=False, vision=False, system_role="user",
+                                      system_prompt=False, efforts=())),
+    (r"^o\d", _O_SERIES),
+    (r"^gpt-5(\.\d+)?-chat", _OPENAI),
+    (r"^gpt-5(-mini|-nano)?(-\d{4}-\d{2}-\d{2})?$", _GPT5),
+    (r"^gpt-5\.1(-\d{4}-\d{2}-\d{2})?$", _GPT51),
+    (r"^gpt-5", _GPT5_LATER),
+    (r"^gpt-3\.5", replace(_OPENAI, vision=False, json_schema=False)),
+    (r"^gpt-4(-turbo|-\d{4}|$)", replace(_OPENAI, json_schema=False)),
+    (r"", _OPENAI),
+)
+
+# ---------------------------------------------------------------------- Anthropic
+
+# Tool names: https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use
+#   ("Must match the regex ^[a-zA-Z0-9_-]{1,64}$"). No documented stop-sequence limit.
+# Thinking: https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking: budget_tokens >= 1024
+#   and < max_tokens; "Thinking isn't compatible with temperature or top_k modifications ... you can set
+#   top_p to values between 1 and 0.95".
+_CLAUDE = ModelTraits(tool_name=r"^[a-zA-Z0-9_-]{1,64}$", reasoning_control="budget", thinking_sampling=(0.95, 1.0))
+_CLAUDE_THINKING = replace(_CLAUDE, reasoning=True, budget_range=(1024, None))
+# "Passing both [temperature and top_p] will error on every Claude 4+ model" (migration guide,
+# https://docs.anthropic.com/en/docs/about-claude/models/migrating-to-claude-4: "Use only temperature OR top_p").
+_CLAUDE_4 = replace(_CLAUDE_THINKING, exclusive_sampling=True)
+# Adaptive thinking, https://docs.anthropic.com/en/docs/build-with-claude/adaptive-thinking and
+# https://docs.anthropic.com/en/docs/build-with-claude/effort: Opus 4.6 / Sonnet 4.6 take
+# `thinking: {type: "adaptive"}` with effort low/medium/high/max (manual budgets still accepted, deprecated).
+_CLAUDE_46 = replace(_CLAUDE_4, reasoning_control="adaptive", efforts=("low", "medium", "high", "max"))
+# Opus 4.7 and later, Sonnet 5 (migration guide "Migrating to Opus 4.7"): manual budgets, temperature,
+# top_p and top_k answer 400; effort adds xhigh.
+_CLAUDE_47 = replace(_CLAUDE_46, efforts=("low", "medium", "high", "xhigh", "max"), budget_range=None,
+                     accepts_sampling=False)
+# Fable 5 / Mythos: thinking is always on; `{type: "disabled"}` answers 400.
+_CLAUDE_ALWAYS_THINKING = replace(_CLAUDE_47, thinking_off=False)
+
+_ANTHROPIC_RULES: tuple[tuple[str, ModelTraits], ...] = (
+    (r"^claude-(3-[0-5]|3-haiku|3-opus|3-sonnet|instant|2)", replace(_CLAUDE, json_schema=False)),
+    (r"^claude-3-7", replace(_CLAUDE_THINKING, json_schema=False)),
+    (r"^claude-(sonnet|opus)-4(-0)?(-\d{8})?$", replace(_CLAUDE_4, json_schema=False)),
+    (r"^claude-(opus-4-1|(sonnet|haiku|opus)-4-5)", _CLAUDE_4),
+    (r"^claude-(opus|sonnet)-4-6", _CLAUDE_46),
+    (r"^claude-(fable|mythos)", _CLAUDE_ALWAYS_THINKING),
+    # Opus 4.7, 4.8, the Claude 5 line and anything newer.
+    (r"", _CLAUDE_47),
+)
+
+# ---------------------------------------------------------------------- Gemini
+
+# Function names, google-genai `FunctionDeclaration.name`: "Must start with a letter or an underscore. Must be
+# a-z, A-Z, 0-9, or contain underscores, dots, colons and dashes, with a maximum length of 128"
+# (https://ai.google.dev/api/caching#FunctionDeclaration). Stop: "up to 5"
+# (https://ai.google.dev/api/generate-content#generationconfig).
+_GEMINI = ModelTraits(tool_name=r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}$", max_stop=5, reasoning_control="budget",
+                      audio=True)
+# Thinking, https://ai.google.dev/gemini-api/docs/thinking: 2.5 Pro 128..32768 and cannot turn thinking off;
+# 2.5 Flash 0..24576; 2.5 Flash-Lite 512..24576 or 0. Gemini 3 takes thinking_level and cannot turn it off:
+# 3 Pro low/high, 3.1 Pro low/medium/high, 3 Flash minimal/low/medium/high.
+_GEMINI_25 = replace(_GEMINI, reasoning=True)
+_GEMINI_3 = replace(_GEMINI, reasoning=True, reasoning_control="level", thinking_off=False,
+                    levels=("minimal", "low", "medium", "high"))
+
+_GEMINI_RULES: tuple[tuple[str, ModelTraits], ...] = (
+    (r"^gemini-(1\.|2\.0)", _GEMINI),
+    (r"^gemini-2\.5-pro", replace(_GEMINI_25, budget_range=(128, 32768), thinking_off=False)),
+    (r"^gemini-2\.5-flash-lite", replace(_GEMINI_25, budget_range=(512, 24576))),
+    (r"^gemini-2\.5", replace(_GEMINI_25, budget_range=(1, 24576))),
+    (r"^gemini-3-pro", replace(_GEMINI_3, levels=("low", "high"))),
+    (r"^gemini-3\.\d+-pro", replace(_GEMINI_3, levels=("low", "medium", "high"))),
+    (r"^gemini-3(\.\d+)?-flash", replace(_GEMINI_3, levels=("minimal", "low", "medium", "high"))),
+    (r"^gemini-", _GEMINI_3),
+    # Gemma on the Gemini API takes no system instruction ("Developer instruction is not enabled"):
+    # https://ai.google.dev/gemma/docs/core/gemma_on_gemini_api puts instructions in the user turn.
+    (r"^gemma-", replace(_GEMINI, tools=False, json_schema=False, system_prompt=False)),
+    (r"", _GEMINI),
+)
 
 # (provider family, model pattern, traits); the first match wins, family "*" matches any.
 _RULES: tuple[tuple[str, re.Pattern[str], ModelTraits], ...] = (
-    # Served by the Responses API only: o1-pro, o3-pro, gpt-5-pro, the codex models, deep research, computer use.
-    ("openai", re.compile(r"^(o\d-pro|gpt-5(\.\d+)?-pro|codex-|gpt-5(\.\d+)?-codex|o\d(-mini)?-deep-research"
-                          r"|computer-use)"), replace(_REASONING, apis=_RESPONSES_ONLY)),
-    ("openai", re.compile(r"^(gpt-4o(-mini)?-audio|gpt-audio)"), ModelTraits(audio=True, documents=False)),
-    ("openai", re.compile(r"^(o1-mini|o1-preview)"), replace(_REASONING, tools=False, json_schema=False,
-                                                            vision=False, system_role="user")),
-    ("openai", re.compile(r"^(o\d|gpt-5)(?!.*-chat)"), _REASONING),
-    ("openai", re.compile(r"^gpt-3\.5"), ModelTraits(vision=False, json_schema=False)),
-    ("openai", re.compile(r"^gpt-4(-turbo|-\d{4}|$)"), ModelTraits(json_schema=False)),
-    # Anthropic: extended thinking from Claude 3.7 on; native JSON-schema output from the 4.5 generation
-    # (and Opus 4.1); sampling stays allowed (the converter drops it while thinking is on).
-    ("anthropic", re.compile(r"^claude-(3-[0-5]|3-haiku|3-opus|3-sonnet|instant|2)"),
-     ModelTraits(json_schema=False, reasoning_control="budget")),
-    ("anthropic", re.compile(r"^claude-(3-7|(sonnet|opus)-4-0|(sonnet|opus)-4(-\d{8})?$|opus-4-20)"),
-     ModelTraits(reasoning=True, json_schema=False, reasoning_control="budget")),
-    ("anthropic", re.compile(r"^claude-"), ModelTraits(reasoning=True, reasoning_control="budget")),
-    # Gemini: 2.5 thinks with a token budget, 3 with a level; 1.x and 2.0 do not think.
-    ("gemini", re.compile(r"^(models/)?gemini-(1\.|2\.0)"), ModelTraits(reasoning_control="budget", audio=True)),
-    ("gemini", re.compile(r"^(models/)?gemini-2\.5"),
-     ModelTraits(reasoning=True, reasoning_control="budget", audio=True)),
-    ("gemini", re.compile(r"^(models/)?gemini-"), ModelTraits(reasoning=True, reasoning_control="level", audio=True)),
-    ("gemini", re.compile(r"^(models/)?gemma-"), ModelTraits(tools=False, json_schema=False)),
-    ("*", re.compile(r".*"), ModelTraits()),
+    *(("openai", re.compile(p), t) for p, t in _OPENAI_RULES),
+    *(("anthropic", re.compile(p), t) for p, t in _ANTHROPIC_RULES),
+    *(("gemini", re.compile(p), t) for p, t in _GEMINI_RULES),
+    ("*", re.compile(r""), ModelTraits()),
 )
 
 

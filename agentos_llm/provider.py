@@ -403,7 +403,8 @@ class IProvider(ABC):
         response.api = self.api or None
         return response
 
-    def _headers(self, options: GenerateOptions) -> Mapping[str, str] | None:
+    def _headers(self, options: GenerateOptions, call: Call | None = None) -> Mapping[str, str] | None:
+        """Per-request headers: the caller's `extra_headers` (a provider adds what a call's content needs)."""
         return options.extra_headers
 
     def _send_guarded(self, op: Operation, request: Any, timeout: float | None,
@@ -491,7 +492,7 @@ class IProvider(ABC):
         counter, call, request = self._count_plan(model, messages, options)
         if request is None:
             return estimate_tokens(call, provider=counter.provider_id)
-        headers = counter._headers(call.options)
+        headers = counter._headers(call.options, call)
         payload = await counter._policy(call.options).acall(
             lambda t: counter._asend_guarded("count", request, t, headers))
         return counter._token_count(call, payload)
@@ -501,7 +502,7 @@ class IProvider(ABC):
         counter, call, request = self._count_plan(model, messages, options)
         if request is None:
             return estimate_tokens(call, provider=counter.provider_id)
-        headers = counter._headers(call.options)
+        headers = counter._headers(call.options, call)
         payload = counter._policy(call.options).call(lambda t: counter._send_guarded("count", request, t, headers))
         return counter._token_count(call, payload)
 
@@ -513,7 +514,7 @@ class IProvider(ABC):
         if self._whole_via_stream(call):
             return _done_response(self._stream_call(replace(call, stream=True)))
         request = self._build_request(call)
-        headers = self._headers(call.options)
+        headers = self._headers(call.options, call)
         payload = self._policy(call.options).call(lambda t: self._send_guarded("chat", request, t, headers))
         return self._finish(self._parse(lambda: self._parse_response(payload, call)))
 
@@ -528,7 +529,7 @@ class IProvider(ABC):
                 await _aclose(events)
             raise MalformedResponseError("the stream ended without a response", provider=self.provider_id)
         request = self._build_request(call)
-        headers = self._headers(call.options)
+        headers = self._headers(call.options, call)
 
         def attempt(timeout: float | None) -> Awaitable[Any]:
             return self._asend_guarded("chat", request, timeout, headers)
@@ -559,7 +560,7 @@ class IProvider(ABC):
 
     def _stream_call(self, call: Call) -> Iterator[StreamEvent]:
         request = self._build_request(call)
-        headers = self._headers(call.options)
+        headers = self._headers(call.options, call)
 
         def open_first(timeout: float | None) -> tuple[Iterator[Any], StreamAssembler, Sequence[StreamEvent]]:
             # A stream is retried only until its first event: open it and read up to that event.
@@ -591,7 +592,7 @@ class IProvider(ABC):
 
     async def _astream_call(self, call: Call) -> AsyncIterator[StreamEvent]:
         request = self._build_request(call)
-        headers = self._headers(call.options)
+        headers = self._headers(call.options, call)
 
         async def open_first(timeout: float | None
                              ) -> tuple[AsyncIterator[Any], StreamAssembler, Sequence[StreamEvent]]:

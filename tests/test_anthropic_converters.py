@@ -279,7 +279,8 @@ def test_parallel_tool_calls_false_disables_parallel_use() -> None:
 
 
 def test_sampling_stop_user_and_extra() -> None:
-    body = build("hi", temperature=0.3, top_p=0.9, top_k=40, stop="END", user="u-1",
+    # Claude 3.x takes temperature and top_p together; Claude 4+ refuses the pair (see test_request_rules).
+    body = build("hi", "claude-3-7-sonnet", temperature=0.3, top_p=0.9, top_k=40, stop="END", user="u-1",
                  extra={"metadata": {"tag": "x"}, "service_tier": "auto"})
     assert (body["temperature"], body["top_p"], body["top_k"]) == (0.3, 0.9, 40)
     assert body["stop_sequences"] == ["END"]

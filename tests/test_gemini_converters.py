@@ -253,15 +253,17 @@ def test_thinking_budget_models(options: dict[str, Any], expected: dict[str, Any
     assert body_of("x", FLASH, **options)["generationConfig"]["thinkingConfig"] == expected
 
 
-@pytest.mark.parametrize(("options", "expected"), [
-    ({"reasoning_effort": "low"}, {"thinkingLevel": "LOW", "includeThoughts": True}),
-    ({"reasoning_effort": "medium"}, {"thinkingLevel": "MEDIUM", "includeThoughts": True}),
-    ({"reasoning_effort": "xhigh"}, {"thinkingLevel": "HIGH", "includeThoughts": True}),
-    ({"reasoning_effort": "minimal"}, {"thinkingLevel": "MINIMAL", "includeThoughts": True}),
-    ({"reasoning_budget": 4096}, {"thinkingBudget": 4096, "includeThoughts": True}),
+# Gemini 3 Pro takes the levels low and high, Gemini 3 Flash minimal to high
+# (https://ai.google.dev/gemini-api/docs/thinking); other efforts go to the nearest level (see test_request_rules).
+@pytest.mark.parametrize(("model", "options", "expected"), [
+    (GEMINI_3, {"reasoning_effort": "low"}, {"thinkingLevel": "LOW", "includeThoughts": True}),
+    ("gemini-3-flash-preview", {"reasoning_effort": "medium"}, {"thinkingLevel": "MEDIUM", "includeThoughts": True}),
+    (GEMINI_3, {"reasoning_effort": "xhigh"}, {"thinkingLevel": "HIGH", "includeThoughts": True}),
+    ("gemini-3-flash-preview", {"reasoning_effort": "minimal"}, {"thinkingLevel": "MINIMAL", "includeThoughts": True}),
+    (GEMINI_3, {"reasoning_budget": 4096}, {"thinkingBudget": 4096, "includeThoughts": True}),
 ])
-def test_thinking_level_models(options: dict[str, Any], expected: dict[str, Any]) -> None:
-    assert body_of("x", GEMINI_3, **options)["generationConfig"]["thinkingConfig"] == expected
+def test_thinking_level_models(model: str, options: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert body_of("x", model, **options)["generationConfig"]["thinkingConfig"] == expected
 
 
 def test_no_thinking_config_unless_asked_and_a_warning_for_models_that_do_not_think() -> None:
@@ -308,7 +310,10 @@ def test_structured_recursive_schema_uses_response_json_schema_and_prompt_mode_i
                      structured_mode="prompt")
     body = g.build_generate_request(prompt).body
     assert "generationConfig" not in body
-    assert "JSON schema" in body["systemInstruction"]["parts"][0]["text"]
+    # Gemma on the Gemini API takes no system instruction: the instructions open the user turn.
+    assert "systemInstruction" not in body
+    assert "JSON schema" in body["contents"][0]["parts"][0]["text"]
+    assert body["contents"][0]["parts"][-1] == {"text": "capital?"}
 
 
 # ---------------------------------------------------------------------- cross-provider histories

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from ..catalog import catalog_entry
 from ..errors import MissingDependencyError, ProviderError
+from ..options import GenerateOptions
 from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, ModelInfo
@@ -127,6 +128,15 @@ class AnthropicProvider(IProvider):
         if call.traits.json_schema and plan.format.strict_schema is not None:
             return "json_schema"
         return "tool" if call.traits.tools else "prompt"
+
+    def _headers(self, options: GenerateOptions, call: Call | None = None) -> Mapping[str, str] | None:
+        # A document by file id lives in the Files API, still behind its beta header.
+        if call is None or not wire.needs_files_beta(call.messages):
+            return options.extra_headers
+        headers = dict(options.extra_headers or {})
+        betas = [b for b in headers.pop("anthropic-beta", "").split(",") if b.strip()]
+        headers["anthropic-beta"] = ",".join([*betas, wire.FILES_BETA])
+        return headers
 
     def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
         return wire.parse_model_list(payload, provider=self.provider_id)

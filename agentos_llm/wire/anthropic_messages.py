@@ -22,9 +22,20 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import APIConnectionError, InvalidRequestError, MalformedResponseError, error_from_response
+from ..errors import (
+    APIConnectionError,
+    InvalidRequestError,
+    MalformedResponseError,
+    UnsupportedCapabilityError,
+    error_from_response,
+)
+from ..request_rules import EFFORT_BUDGETS as DEFAULT_EFFORT_BUDGETS
+from ..request_rules import check_tool_names, limit_stop, plan_reasoning, reconcile_sampling, tool_choice_for
 from ..types import (
+    AudioPart,
+    Citation,
     CompletionResponse,
+    DocumentPart,
     FinishReason,
     ImagePart,
     Message,
@@ -41,12 +52,14 @@ from ..types import (
     VendorBlock,
     parse_tool_arguments,
 )
+from .anthropic_documents import FILES_BETA, citation_from_wire, document_block, needs_files_beta
 
 if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
     from ..provider import Call
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "FILES_BETA",
     "MIN_THINKING_BUDGET",
     "PROVIDER",
     "MessagesStreamAssembler",
@@ -54,11 +67,13 @@ __all__ = [
     "decode_event",
     "finish_reason",
     "messages_to_wire",
+    "needs_files_beta",
     "output_schema",
     "parse_message",
     "parse_model_list",
     "structured_tool_name",
     "thinking_budget",
+    "thinking_config",
     "tool_id",
     "usage_from_wire",
 ]
@@ -68,8 +83,9 @@ DEFAULT_MAX_TOKENS = 4096
 """`max_tokens` for a model the catalog does not know (the API requires one)."""
 MIN_THINKING_BUDGET = 1024
 """The smallest `budget_tokens` the API accepts."""
-# Thinking budgets for the effort levels (the API takes a token budget on every thinking model).
-EFFORT_BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32768}
+# Thinking budgets for the effort levels, on models with manual thinking (adaptive ones take the effort).
+EFFORT_BUDGETS: Mapping[str, int] = DEFAULT_EFFORT_BUDGETS
+_API = "the Anthropic Messages API"
 
 _FINISH = {
     "end_turn": FinishReason.STOP,
@@ -127,7 +143,7 @@ def _image_block(part: ImagePart) -> dict[str, Any]:
 
 
 def _content_blocks(content: str | list[Any] | None) -> list[dict[str, Any]]:
-    """Text and image blocks of a message's content; empty text is left out (the API rejects it)."""
+    """Text, image and document blocks of a message's content; empty text is left out (the API rejects it)."""
     if content is None:
         return []
     if isinstance(content, str):
@@ -142,6 +158,10 @@ def _content_blocks(content: str | list[Any] | None) -> list[dict[str, Any]]:
                 blocks.append(block)
         elif isinstance(part, ImagePart):
             blocks.append(_image_block(part))
+        elif isinstance(part, DocumentPart):
+            blocks.append(document_block(part))
+        elif isinstance(part, AudioPart):
+            raise UnsupportedCapabilityError(PROVIDER, "audio", "Claude takes no audio input")
     return blocks
 
 
@@ -225,26 +245,32 @@ def _drop(option: str, why: str) -> None:
     warnings.warn(f"{option} left out of the request: {why}", UserWarning, stacklevel=6)
 
 
-def thinking_budget(call: Call, max_tokens: int, *, explicit_max: bool) -> int | None:
-    """The thinking `budget_tokens` for a call, or None for no thinking.
+def thinking_config(call: Call, max_tokens: int, *, explicit_max: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """The `thinking` object and the `output_config.effort` for a call (None: leave it out).
 
-    `reasoning_budget` wins over `reasoning_effort` (mapped through `EFFORT_BUDGETS`); budgets below
-    the API's minimum are raised to it. An explicit budget must stay under `max_tokens` (an error
-    otherwise); one derived from an effort is capped just under it.
+    The model's rules (`request_rules.plan_reasoning`) pick manual thinking with a budget, adaptive
+    thinking with an effort, or thinking off; a budget must then also fit under `max_tokens`
+    (`thinking_budget`).
     """
-    opts = call.options
-    requested: int
-    if opts.reasoning_budget is not None:
-        requested, explicit = opts.reasoning_budget, True
-    elif opts.reasoning_effort is not None:
-        requested, explicit = EFFORT_BUDGETS.get(opts.reasoning_effort, 0), False
-    else:
-        return None
-    if requested <= 0:
-        return None
-    if not call.traits.reasoning:
-        _drop("reasoning_budget/reasoning_effort", f"model {call.model!r} has no extended thinking")
-        return None
+    plan = plan_reasoning(call.options, call.traits, model=call.model, effort_budgets=EFFORT_BUDGETS)
+    if plan is None:
+        return None, None
+    adaptive = call.traits.reasoning_control == "adaptive"
+    if plan.off:
+        # Off is the default where thinking is manual; adaptive models may think unless told not to.
+        return ({"type": "disabled"} if adaptive else None), None
+    if plan.budget is not None:
+        budget = thinking_budget(plan.budget, max_tokens, explicit=plan.explicit, explicit_max=explicit_max)
+        return {"type": "enabled", "budget_tokens": budget}, None
+    return {"type": "adaptive"}, plan.effort
+
+
+def thinking_budget(requested: int, max_tokens: int, *, explicit: bool, explicit_max: bool) -> int:
+    """A thinking `budget_tokens` that fits under `max_tokens`, as the API requires.
+
+    An explicit budget must already fit (an error otherwise); one derived from an effort is capped just
+    under `max_tokens`.
+    """
     budget = max(requested, MIN_THINKING_BUDGET)
     if budget >= max_tokens:
         if explicit:
@@ -345,19 +371,21 @@ def build_messages_request(call: Call, *, max_tokens: int | None = None) -> dict
     if call.stream:
         body["stream"] = True
 
+    check_tool_names(opts.tools, call.traits.tool_name, _API, provider=PROVIDER)
     tools = [_tool_to_wire(t) for t in opts.tools or ()]
     tool_choice: dict[str, Any] | None = None
-    if opts.tool_choice is not None:
-        if opts.tool_choice == "auto":
+    choice = tool_choice_for(opts.tool_choice, bool(tools), _API)
+    if choice is not None:
+        if choice == "auto":
             tool_choice = {"type": "auto"}
-        elif opts.tool_choice == "required":
+        elif choice == "required":
             tool_choice = {"type": "any"}
-        elif opts.tool_choice == "none":
+        elif choice == "none":
             tool_choice = {"type": "none"}
         else:
-            tool_choice = {"type": "tool", "name": opts.tool_choice}
+            tool_choice = {"type": "tool", "name": choice}
 
-    budget = thinking_budget(call, limit, explicit_max=explicit_max)
+    thinking, effort = thinking_config(call, limit, explicit_max=explicit_max)
     plan = call.structured
     forced = structured_tool_name(call)
     if plan is not None:
@@ -369,35 +397,34 @@ def build_messages_request(call: Call, *, max_tokens: int | None = None) -> dict
                           "Give your answer by calling this tool: its input is the answer.",
                           "input_schema": fmt.schema})
             tool_choice = {"type": "tool", "name": forced}
-            if budget is not None:
+            if thinking is not None and thinking["type"] != "disabled":
                 _drop("extended thinking", "structured output through a forced tool cannot think first")
-                budget = None
+                thinking = effort = None
         else:
             system.append({"type": "text", "text": fmt.instructions()})
 
-    if budget is not None and _unsigned_tool_loop(messages):
+    if thinking is not None and thinking["type"] != "disabled" and _unsigned_tool_loop(messages):
         _drop("extended thinking", "the tool loop in progress started without a signed thinking block "
               "(e.g. on another provider), and Anthropic cannot switch thinking on mid-turn")
-        budget = None
-    if budget is not None:
-        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
-        if tool_choice is not None and tool_choice["type"] in ("any", "tool"):
+        thinking = effort = None
+    thinks = thinking is not None and thinking["type"] != "disabled"
+    if thinking is not None:
+        body["thinking"] = thinking
+        if thinks and tool_choice is not None and tool_choice["type"] in ("any", "tool"):
             raise InvalidRequestError(
                 "tool_choice 'required' or a named tool cannot be combined with extended thinking "
                 "(Anthropic only allows auto or none while thinking)", provider=PROVIDER)
-        sampling = [n for n in ("temperature", "top_p", "top_k") if getattr(opts, n) is not None]
-        if sampling:
-            _drop("/".join(sampling), "Anthropic does not allow sampling parameters with extended thinking")
-    else:
-        if opts.temperature is not None:
-            if opts.temperature > 1.0:
-                warnings.warn(f"temperature {opts.temperature} sent as 1.0: Anthropic's range is 0 to 1",
-                              UserWarning, stacklevel=5)
-            body["temperature"] = min(opts.temperature, 1.0)
-        if opts.top_p is not None:
-            body["top_p"] = opts.top_p
-        if opts.top_k is not None:
-            body["top_k"] = opts.top_k
+    if effort is not None:
+        body["output_config"] = {**body.get("output_config", {}), "effort": effort}
+    sampling = reconcile_sampling(call.traits, model=call.model, temperature=opts.temperature, top_p=opts.top_p,
+                                  top_k=opts.top_k, thinking=thinks)
+    for name, value in sampling._asdict().items():
+        if value is not None:
+            body[name] = value
+    if sampling.temperature is not None and sampling.temperature > 1.0:
+        warnings.warn(f"temperature {sampling.temperature} sent as 1.0: Anthropic's range is 0 to 1", UserWarning,
+                      stacklevel=5)
+        body["temperature"] = 1.0
 
     if opts.parallel_tool_calls is False and tools:
         tool_choice = {**(tool_choice or {"type": "auto"})}
@@ -418,8 +445,9 @@ def build_messages_request(call: Call, *, max_tokens: int | None = None) -> dict
         body["tools"] = tools
     if tool_choice is not None:
         body["tool_choice"] = tool_choice
-    if opts.stop:
-        body["stop_sequences"] = opts.stop
+    stop = limit_stop(opts.stop, call.traits.max_stop, model=call.model, api=_API, provider=PROVIDER)
+    if stop:
+        body["stop_sequences"] = stop
     if opts.user is not None:
         body["metadata"] = {"user_id": opts.user}
     if opts.seed is not None:
@@ -462,11 +490,15 @@ def _response(blocks: Sequence[Mapping[str, Any]], *, message_id: str | None, mo
     reasoning: list[str] = []
     calls: list[ToolCall] = []
     vendor: list[VendorBlock] = []
+    citations: list[Citation] = []
     answer: str | None = None
     for block in blocks:
         kind = block.get("type")
         if kind == "text":
             texts.append(block.get("text") or "")
+            cited = block.get("citations")
+            if isinstance(cited, list):
+                citations.extend(citation_from_wire(c) for c in cited if isinstance(c, Mapping))
         elif kind == "tool_use":
             args, args_raw = parse_tool_arguments(block.get("input"))
             if structured_tool is not None and block.get("name") == structured_tool:
@@ -496,6 +528,7 @@ def _response(blocks: Sequence[Mapping[str, Any]], *, message_id: str | None, mo
         usage=usage_from_wire(usage),
         message=Message(role="assistant", content=text or None, tool_calls=calls, reasoning=thought,
                         vendor_blocks=vendor),
+        citations=citations,
         raw=raw,
     )
 

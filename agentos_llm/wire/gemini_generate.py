@@ -12,7 +12,6 @@ import copy
 import json
 import mimetypes
 import uuid
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -35,8 +34,18 @@ from ..errors import (
     parse_retry_after,
 )
 from ..options import EmbedOptions
+from ..request_rules import (
+    check_tool_names,
+    fold_system,
+    limit_stop,
+    plan_reasoning,
+    reconcile_sampling,
+    tool_choice_for,
+)
 from ..types import (
+    AudioPart,
     CompletionResponse,
+    DocumentPart,
     EmbeddingResponse,
     FinishReason,
     ImagePart,
@@ -109,11 +118,9 @@ _TASK_TYPES = {
     "clustering": "CLUSTERING",
     "similarity": "SEMANTIC_SIMILARITY",
 }
-# Token budgets for an effort, on models that take a budget (2.5 Flash allows up to 24576).
-_EFFORT_BUDGET = {"none": 0, "minimal": 512, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 24576}
-# Levels for an effort, on models that take a level (Gemini 3).
-_EFFORT_LEVEL = {"none": "MINIMAL", "minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH",
-                 "xhigh": "HIGH"}
+# Token budgets for an effort, on models that take a budget (brought into each model's range).
+_EFFORT_BUDGET = {"minimal": 512, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 24576}
+_API = "the Gemini API"
 
 
 @dataclass(frozen=True)
@@ -342,6 +349,17 @@ def _image_part(part: ImagePart) -> dict[str, Any]:
     return {"fileData": {"mimeType": mime, "fileUri": url}}
 
 
+def _document_part(part: DocumentPart) -> dict[str, Any]:
+    if part.text is not None:
+        return {"text": f"{part.title}\n\n{part.text}" if part.title else part.text}
+    if part.data is not None:
+        return {"inlineData": {"mimeType": part.mime, "data": part.data}}
+    # A Files API or gs:// URI, or a public URL the API fetches itself.
+    uri = part.file_id or part.url or ""
+    mime = part.media_type or mimetypes.guess_type(uri.split("?", 1)[0])[0] or part.mime
+    return {"fileData": {"mimeType": mime, "fileUri": uri}}
+
+
 def _user_parts(msg: Message) -> list[dict[str, Any]]:
     content = msg.content
     if content is None:
@@ -353,6 +371,11 @@ def _user_parts(msg: Message) -> list[dict[str, Any]]:
         if isinstance(p, TextPart):
             if p.text:
                 parts.append({"text": p.text})
+        elif isinstance(p, DocumentPart):
+            parts.append(_document_part(p))
+        elif isinstance(p, AudioPart):
+            # Gemini names MP3 audio/mp3 (its documented list), not the IANA audio/mpeg.
+            parts.append({"inlineData": {"mimeType": f"audio/{p.format}", "data": p.data}})
         else:
             parts.append(_image_part(p))
     return parts
@@ -465,34 +488,17 @@ def contents_from_messages(messages: Sequence[Message], *, sign_calls: bool = Fa
     return contents, system
 
 
-def _drop(option: str, model: str) -> None:
-    warnings.warn(f"model {model!r} does not accept {option}; it was left out of the request",
-                  UserWarning, stacklevel=6)
-
-
 def _thinking_config(call: Call) -> dict[str, Any] | None:
-    opts = call.options
-    traits = call.traits
-    if opts.reasoning_effort is None and opts.reasoning_budget is None:
+    """`thinkingConfig` within the model's rules (`request_rules.plan_reasoning`): a budget, or a level
+    on Gemini 3 (which still takes the caller's own budget), never both (the API refuses that)."""
+    plan = plan_reasoning(call.options, call.traits, model=call.model, effort_budgets=_EFFORT_BUDGET)
+    if plan is None:
         return None
-    effort = opts.reasoning_effort or "medium"  # read only when no budget was given, i.e. an effort was
-    if not traits.reasoning:
-        _drop("reasoning_effort/reasoning_budget", call.model)
-        return None
-    config: dict[str, Any] = {}
-    if opts.reasoning_budget is not None:
-        # Gemini 3 still takes a budget; a level is only derived from an effort.
-        config["thinkingBudget"] = opts.reasoning_budget
-        off = opts.reasoning_budget == 0
-    elif traits.reasoning_control == "level":
-        config["thinkingLevel"] = _EFFORT_LEVEL[effort]
-        off = False
-    else:
-        config["thinkingBudget"] = _EFFORT_BUDGET[effort]
-        off = effort == "none"
-    if not off:
-        config["includeThoughts"] = True
-    return config
+    if plan.off:
+        return {"thinkingBudget": 0}
+    if plan.level is not None:
+        return {"thinkingLevel": plan.level.upper(), "includeThoughts": True}
+    return {"thinkingBudget": plan.budget, "includeThoughts": True}
 
 
 def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
@@ -521,20 +527,25 @@ def build_generate_request(call: Call, *, vertex: bool = False) -> GeminiRequest
     """The `generateContent` (or, for a streaming call, `streamGenerateContent`) request for a `Call`."""
     opts = call.options
     traits = call.traits
+    check_tool_names(opts.tools, traits.tool_name, _API, provider=PROVIDER)
     contents, system = contents_from_messages(
-        call.messages, sign_calls=traits.reasoning and traits.reasoning_control == "level")
+        fold_system(call.messages, traits, model=call.model),
+        sign_calls=traits.reasoning and traits.reasoning_control == "level")
     body: dict[str, Any] = {"contents": contents}
     config: dict[str, Any] = {}
-    if opts.temperature is not None:
-        config["temperature"] = opts.temperature
-    if opts.top_p is not None:
-        config["topP"] = opts.top_p
-    if opts.top_k is not None:
-        config["topK"] = opts.top_k
+    sampling = reconcile_sampling(traits, model=call.model, temperature=opts.temperature, top_p=opts.top_p,
+                                  top_k=opts.top_k)
+    if sampling.temperature is not None:
+        config["temperature"] = sampling.temperature
+    if sampling.top_p is not None:
+        config["topP"] = sampling.top_p
+    if sampling.top_k is not None:
+        config["topK"] = sampling.top_k
     if opts.max_tokens is not None:
         config["maxOutputTokens"] = opts.max_tokens
-    if opts.stop:
-        config["stopSequences"] = opts.stop
+    stop = limit_stop(opts.stop, traits.max_stop, model=call.model, api=_API, provider=PROVIDER)
+    if stop:
+        config["stopSequences"] = stop
     if opts.seed is not None:
         config["seed"] = opts.seed
     thinking = _thinking_config(call)
@@ -556,8 +567,8 @@ def build_generate_request(call: Call, *, vertex: bool = False) -> GeminiRequest
             system.insert(0, {"text": fmt.instructions()})
     if opts.tools:
         body["tools"] = [{"functionDeclarations": [_declaration(t) for t in opts.tools]}]
-    choice = opts.tool_choice
-    if choice is not None and (opts.tools or choice == "none"):
+    choice = tool_choice_for(opts.tool_choice, bool(opts.tools), _API)
+    if choice is not None:
         if choice == "auto":
             fcc: dict[str, Any] = {"mode": "AUTO"}
         elif choice == "none":
@@ -568,10 +579,12 @@ def build_generate_request(call: Call, *, vertex: bool = False) -> GeminiRequest
             fcc = {"mode": "ANY", "allowedFunctionNames": [choice]}
         body["toolConfig"] = {"functionCallingConfig": fcc}
     if system:
-        if contents:
+        if contents and traits.system_prompt:
             body["systemInstruction"] = {"parts": system}
+        elif contents and contents[0]["role"] == "user":  # a model without system instructions (Gemma)
+            contents[0]["parts"][:0] = system
         else:  # nothing but system text: Gemini wants at least one content
-            contents.append({"role": "user", "parts": system})
+            contents.insert(0, {"role": "user", "parts": system})
     if config:
         body["generationConfig"] = config
     if opts.extra:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import mimetypes
 import sys
 import uuid
 import warnings
@@ -15,9 +16,20 @@ from array import array
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidRequestError, MalformedResponseError, error_from_response
+from ..errors import InvalidRequestError, MalformedResponseError, UnsupportedCapabilityError, error_from_response
+from ..request_rules import (
+    check_tool_names,
+    effort_for_budget,
+    fold_system,
+    limit_stop,
+    plan_reasoning,
+    reconcile_sampling,
+    tool_choice_for,
+)
 from ..types import (
+    AudioPart,
     CompletionResponse,
+    DocumentPart,
     EmbeddingResponse,
     FinishReason,
     ImagePart,
@@ -61,6 +73,7 @@ _FINISH = {
     "content_filter": FinishReason.CONTENT_FILTER,
     "error": FinishReason.ERROR,
 }
+_API = "the chat-completions API"
 # Reasoning text arrives under any of these message/delta keys, depending on the host.
 _REASONING_KEYS = ("reasoning_content", "reasoning")
 
@@ -83,9 +96,27 @@ def finish_reason(raw: str | None, has_tool_calls: bool) -> FinishReason | None:
 # ---------------------------------------------------------------------- request
 
 
-def _part_to_wire(part: TextPart | ImagePart) -> dict[str, Any]:
+def _document_to_wire(part: DocumentPart) -> dict[str, Any]:
+    if part.text is not None:
+        return {"type": "text", "text": f"{part.title}\n\n{part.text}" if part.title else part.text}
+    if part.file_id is not None:
+        return {"type": "file", "file": {"file_id": part.file_id}}
+    if part.data is None:
+        raise UnsupportedCapabilityError(
+            "openai-chat", "document URLs",
+            "Chat Completions cannot fetch a document from a URL; send it as base64 data, as an uploaded "
+            "file id, or use the Responses API")
+    filename = part.filename or f"document{mimetypes.guess_extension(part.mime) or '.pdf'}"
+    return {"type": "file", "file": {"file_data": part.data_url, "filename": filename}}
+
+
+def _part_to_wire(part: TextPart | ImagePart | DocumentPart | AudioPart) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
+    if isinstance(part, DocumentPart):
+        return _document_to_wire(part)
+    if isinstance(part, AudioPart):
+        return {"type": "input_audio", "input_audio": {"data": part.data, "format": part.format}}
     image: dict[str, Any] = {"url": part.data_url}
     if part.detail:
         image["detail"] = part.detail
@@ -133,11 +164,6 @@ def _tool_to_wire(tool: Any) -> dict[str, Any]:
     return {"type": "function", "function": fn}
 
 
-def _drop(option: str, model: str) -> None:
-    warnings.warn(f"model {model!r} does not accept {option}; it was left out of the request",
-                  UserWarning, stacklevel=6)
-
-
 def _drop_for_host(option: str) -> None:
     warnings.warn(f"this host does not accept {option}; it was left out of the request", UserWarning, stacklevel=6)
 
@@ -159,7 +185,8 @@ def build_chat_request(call: Call, wire: Mapping[str, Any], *, stream: bool) -> 
     opts = call.options
     traits = call.traits
     model = call.model
-    messages = [message_to_wire(m, traits.system_role) for m in call.messages]
+    check_tool_names(opts.tools, traits.tool_name, _API)
+    messages = [message_to_wire(m, traits.system_role) for m in fold_system(call.messages, traits, model=model)]
     body: dict[str, Any] = {"model": model, "messages": messages}
     chat_body: Mapping[str, Any] = wire.get("chat_body") or {}
     body.update(chat_body)
@@ -167,18 +194,16 @@ def build_chat_request(call: Call, wire: Mapping[str, Any], *, stream: bool) -> 
         body["stream"] = True
         if wire.get("stream_options", True):
             body["stream_options"] = {"include_usage": True}
-    if opts.temperature is not None or opts.top_p is not None:
-        if traits.accepts_sampling:
-            if opts.temperature is not None:
-                body["temperature"] = opts.temperature
-            if opts.top_p is not None:
-                body["top_p"] = opts.top_p
-        else:
-            _drop("temperature/top_p", model)
+    sampling = reconcile_sampling(traits, model=model, temperature=opts.temperature, top_p=opts.top_p)
+    if sampling.temperature is not None:
+        body["temperature"] = sampling.temperature
+    if sampling.top_p is not None:
+        body["top_p"] = sampling.top_p
     if opts.max_tokens is not None:
         body[str(wire.get("max_tokens_field", "max_tokens"))] = opts.max_tokens
-    if opts.stop:
-        body["stop"] = opts.stop
+    stop = limit_stop(opts.stop, traits.max_stop, model=model, api=_API)
+    if stop:
+        body["stop"] = stop
     if opts.seed is not None:
         body["seed"] = opts.seed
     if opts.user is not None:
@@ -190,21 +215,15 @@ def build_chat_request(call: Call, wire: Mapping[str, Any], *, stream: bool) -> 
                 body["parallel_tool_calls"] = opts.parallel_tool_calls
             else:
                 _drop_for_host("parallel_tool_calls")
-    if opts.tool_choice is not None:
-        if opts.tool_choice in ("auto", "none", "required"):
-            body["tool_choice"] = opts.tool_choice
+    choice = tool_choice_for(opts.tool_choice, bool(opts.tools), _API)
+    if choice is not None:
+        if choice in ("auto", "none", "required"):
+            body["tool_choice"] = choice
         else:
-            body["tool_choice"] = {"type": "function", "function": {"name": opts.tool_choice}}
-    if opts.reasoning_effort is not None:
-        if traits.reasoning:
-            body["reasoning_effort"] = opts.reasoning_effort
-        else:
-            _drop("reasoning_effort", model)
-    elif opts.reasoning_budget is not None:
-        if traits.reasoning:
-            body["reasoning_effort"] = _effort_for_budget(opts.reasoning_budget)
-        else:
-            _drop("reasoning_budget", model)
+            body["tool_choice"] = {"type": "function", "function": {"name": choice}}
+    reasoning = plan_reasoning(opts, traits, model=model)
+    if reasoning is not None and reasoning.effort is not None:
+        body["reasoning_effort"] = reasoning.effort
     plan = call.structured
     if plan is not None:
         fmt = plan.format
@@ -216,7 +235,8 @@ def build_chat_request(call: Call, wire: Mapping[str, Any], *, stream: bool) -> 
         else:
             if call.structured_mode == "json_object":
                 body["response_format"] = {"type": "json_object"}
-            messages.insert(0, {"role": traits.system_role, "content": fmt.instructions()})
+            role = traits.system_role if traits.system_prompt else "user"
+            messages.insert(0, {"role": role, "content": fmt.instructions()})
     body = _host_fields(body, wire)
     if opts.extra:
         body.update(opts.extra)
@@ -224,14 +244,10 @@ def build_chat_request(call: Call, wire: Mapping[str, Any], *, stream: bool) -> 
 
 
 def _effort_for_budget(budget: int) -> str:
-    """OpenAI takes an effort, not a token budget: the nearest effort for a budget."""
-    if budget <= 0:
-        return "minimal"
-    if budget <= 2048:
-        return "low"
-    if budget <= 16384:
-        return "medium"
-    return "high"
+    """OpenAI takes an effort, not a token budget: the nearest effort for a budget ("none" for 0).
+
+    Whether the model takes that effort is `request_rules.plan_reasoning`'s concern."""
+    return effort_for_budget(budget)
 
 
 # ---------------------------------------------------------------------- response
