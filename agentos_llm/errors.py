@@ -194,7 +194,7 @@ _QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "q
                           "insufficient_credits", "payment_required", "billing_not_active"})
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length", "context_window_exceeded"})
 _FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "content_filtered",
-                           "responsible_ai_policy_violation"})
+                           "responsible_ai_policy_violation", "image_content_policy_violation"})
 _NOT_FOUND_CODES = frozenset({"model_not_found", "not_found_error", "not_found"})
 _AUTH_CODES = frozenset({"invalid_api_key", "authentication_error", "unauthenticated"})
 _OVERLOADED_CODES = frozenset({"overloaded_error", "server_error", "api_error", "service_unavailable"})
@@ -293,6 +293,12 @@ _BY_TYPE: dict[str, type[ProviderError]] = {
     "api_error": ServerError,
     "server_error": ServerError,
     "timeout_error": APITimeoutError,
+    # The Responses API's `error.code`s (of failed responses and `error` stream events), which carry no status.
+    "vector_store_timeout": APITimeoutError,
+    **dict.fromkeys(("invalid_prompt", "invalid_image", "invalid_image_format", "invalid_base64_image",
+                     "invalid_image_url", "image_too_large", "image_too_small", "image_parse_error",
+                     "invalid_image_mode", "image_file_too_large", "unsupported_image_media_type",
+                     "empty_image_file", "failed_to_download_image", "image_file_not_found"), InvalidRequestError),
 }
 
 _BY_STATUS: dict[int, type[ProviderError]] = {

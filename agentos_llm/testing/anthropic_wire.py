@@ -1,4 +1,5 @@
-"""The Anthropic dialect of the wire emulator: `POST /v1/messages` (whole and SSE) and `GET /v1/models`.
+"""The Anthropic dialect of the wire emulator: `POST /v1/messages` (whole and SSE), `POST
+/v1/messages/count_tokens` and `GET /v1/models`.
 
 The ``render_*`` / ``message_events`` helpers are pure functions turning a :class:`Reply` (plus the
 ids the handler allocated) into Messages API JSON; the handlers glue them to the emulator core
@@ -38,6 +39,8 @@ from agentos_llm.testing.emulator import (
 from agentos_llm.testing.openai_wire import schema_instance
 
 __all__ = [
+    "count_input_tokens",
+    "count_tokens",
     "default_reply",
     "error_body",
     "fault_response",
@@ -85,6 +88,14 @@ def count_prompt_tokens(body: dict[str, Any]) -> int:
             if isinstance(message, dict):
                 total += word_count(_text_of(message.get("content")))
     return max(1, total)
+
+
+def count_input_tokens(body: dict[str, Any]) -> int:
+    """What `count_tokens` answers: `count_prompt_tokens` plus the words of the tool definitions (their
+    compact JSON), so a request without tools counts what `messages` reports."""
+    tools = body.get("tools")
+    words = sum(word_count(json.dumps(t, separators=_JSON)) for t in tools) if isinstance(tools, list) else 0
+    return count_prompt_tokens(body) + words
 
 
 def signature_for(thinking: str) -> str:
@@ -302,6 +313,19 @@ def messages(request: WireRequest, item: Reply | Fault | None) -> WireResponse:
     return response
 
 
+def count_tokens(request: WireRequest, item: Reply | Fault | None) -> WireResponse:
+    """`POST /v1/messages/count_tokens`: `{"input_tokens": N}` (a scripted `Reply.prompt_tokens` sets N)."""
+    request_id = f"req_emu_{request.number}"
+    if isinstance(item, Fault):
+        response = fault_response(item, stream=False, request_id=request_id)
+    else:
+        body = request.body if isinstance(request.body, dict) else {}
+        scripted = item.prompt_tokens if isinstance(item, Reply) else None
+        response = WireResponse.json({"input_tokens": scripted if scripted is not None else count_input_tokens(body)})
+    response.headers["request-id"] = request_id
+    return response
+
+
 def _created_at() -> str:
     return datetime.fromtimestamp(MODEL_CREATED, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -348,6 +372,7 @@ def routes() -> list[Route]:
     """The Anthropic routes."""
     return [
         Route("POST", re.compile(r"^/v1/messages$"), messages),
+        Route("POST", re.compile(r"^/v1/messages/count_tokens$"), count_tokens),
         Route("GET", re.compile(r"^/v1/models$"), list_models, scripted=False, accepts=_is_anthropic),
         Route("GET", re.compile(r"^/v1/models/(?P<model_id>[^/]+)$"), retrieve_model, scripted=False,
               accepts=_is_anthropic),

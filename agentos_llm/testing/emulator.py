@@ -393,7 +393,7 @@ class WireEmulator:
         models: list[str] | None = None,
         delay: float = 0.0,
     ) -> None:
-        from agentos_llm.testing import anthropic_wire, gemini_wire, openai_wire
+        from agentos_llm.testing import anthropic_wire, gemini_wire, openai_wire, responses_wire
 
         self.host = host
         self.port = port
@@ -409,7 +409,8 @@ class WireEmulator:
         self._path_hits: collections.Counter[str] = collections.Counter()
         self._counters: dict[str, int] = {}
         # Vendor dialects that share a path (GET /v1/models) tell their requests apart by header.
-        self._routes: list[Route] = [*anthropic_wire.routes(), *gemini_wire.routes(), *openai_wire.routes()]
+        self._routes: list[Route] = [*anthropic_wire.routes(), *gemini_wire.routes(), *responses_wire.routes(),
+                                     *openai_wire.routes()]
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._running = False

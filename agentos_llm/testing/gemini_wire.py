@@ -2,7 +2,7 @@
 
 Speaks the REST wire of the Gemini API (and the Vertex AI paths of the same methods) as the
 google-genai SDK sends it: ``POST /{version}/models/{model}:generateContent``,
-``:streamGenerateContent?alt=sse``, ``:embedContent``, ``:batchEmbedContents`` (and Vertex
+``:streamGenerateContent?alt=sse``, ``:countTokens``, ``:embedContent``, ``:batchEmbedContents`` (and Vertex
 ``:predict``), ``GET /{version}/models`` (paged) and one model. Errors come in Google's shape,
 ``{"error": {"code", "message", "status", "details"}}``.
 
@@ -39,6 +39,8 @@ __all__ = [
     "GOOGLE_STATUS",
     "MODEL_PAGE_LIMIT",
     "batch_embed_contents",
+    "count_input_tokens",
+    "count_tokens",
     "default_reply",
     "embed_content",
     "error_body",
@@ -90,6 +92,16 @@ def count_prompt_tokens(body: dict[str, Any]) -> int:
     for content in body.get("contents") or ():
         total += word_count(_parts_text(content))
     return max(1, total)
+
+
+def count_input_tokens(body: dict[str, Any]) -> int:
+    """What `countTokens` answers for a request shaped as `generateContent`: `count_prompt_tokens` plus the
+    words of the tool declarations (their compact JSON); 0 when there is nothing to count."""
+    tools = body.get("tools")
+    words = sum(word_count(json.dumps(t, separators=(",", ":"))) for t in tools) if isinstance(tools, list) else 0
+    if not body.get("contents") and not body.get("systemInstruction") and not words:
+        return 0
+    return count_prompt_tokens(body) + words
 
 
 def _lower_types(schema: Any) -> Any:
@@ -343,6 +355,27 @@ def generate_content(request: WireRequest, item: Reply | Fault | None) -> WireRe
     return WireResponse.stream([sse_event(c).replace(b"\n\n", b"\r\n\r\n") for c in chunks])
 
 
+def count_tokens(request: WireRequest, item: Reply | Fault | None) -> WireResponse:
+    """``POST .../models/{model}:countTokens``: the Gemini API's body wraps a whole
+    ``generateContentRequest``, Vertex AI's carries contents, system instruction and tools at the top
+    level. A scripted ``Reply.prompt_tokens`` sets the count; an empty request's ``totalTokens`` is left
+    out, as the API does."""
+    if not _authorized(request):
+        return _unauthorized()
+    if isinstance(item, Fault):
+        return fault_response(item, stream=False)
+    body = _body(request)
+    wrapped = body.get("generateContentRequest")
+    counted = count_input_tokens(wrapped if isinstance(wrapped, dict) else body)
+    total = item.prompt_tokens if isinstance(item, Reply) and item.prompt_tokens is not None else counted
+    if not total:
+        return WireResponse.json({})
+    out: dict[str, Any] = {"totalTokens": total, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]}
+    if "/publishers/" in request.path:
+        out["totalBillableCharacters"] = total * 5
+    return WireResponse.json(out)
+
+
 def _embed_texts(contents: list[Any]) -> list[str]:
     return [_parts_text(c) for c in contents]
 
@@ -477,6 +510,7 @@ def routes() -> list[Route]:
     generate = re.compile(_VERSION + model + r":(?P<method>generateContent|streamGenerateContent)$")
     return [
         Route("POST", generate, generate_content),
+        Route("POST", re.compile(_VERSION + model + r":countTokens$"), count_tokens),
         Route("POST", re.compile(_VERSION + model + r":batchEmbedContents$"), batch_embed_contents),
         Route("POST", re.compile(_VERSION + model + r":embedContent$"), embed_content),
         Route("POST", re.compile(_VERSION + model + r":predict$"), predict),
