@@ -20,7 +20,9 @@ from agentos_llm.types import CompletionResponse, DoneEvent, Message, ToolDefini
 from agentos_llm.wire.anthropic_messages import tool_id as anthropic_tool_id
 
 KEY = "test-key-cross-provider"
-MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-5", "gemini": "gemini-2.5-flash"}
+# "responses" is the openai host over the Responses API: a fourth wire format for the same history.
+MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-5", "gemini": "gemini-2.5-flash",
+          "responses": "gpt-5-mini"}
 PAIRS = [(a, b) for a in MODELS for b in MODELS if a != b]
 WEATHER = ToolDefinition(
     name="get_weather",
@@ -42,6 +44,8 @@ def providers(emu: WireEmulator) -> Iterator[dict[str, IProvider]]:
     emu.reset()
     base = {"openai": emu.openai_base_url, "anthropic": emu.anthropic_base_url, "gemini": emu.gemini_base_url}
     made = {pid: create_provider(pid, api_key=KEY, base_url=url, max_retries=0) for pid, url in base.items()}
+    made["responses"] = create_provider("openai", api="responses", api_key=KEY, base_url=emu.openai_base_url,
+                                        max_retries=0)
     yield made
     for provider in made.values():
         provider.close()
@@ -118,7 +122,20 @@ def _check_gemini(body: dict[str, Any], ids: list[str]) -> None:
         assert [c.get("id") for c in calls] == [r.get("id") for r in responses]
 
 
-CHECK = {"openai": _check_openai, "anthropic": _check_anthropic, "gemini": _check_gemini}
+def _check_responses(body: dict[str, Any], ids: list[str]) -> None:
+    assert body["instructions"] == "Answer briefly."
+    items = [i for i in body["input"] if i.get("type") != "reasoning"]
+    kinds = [i.get("type") or i.get("role") for i in items]
+    assert kinds == ["user", "function_call", "function_call", "function_call_output", "function_call_output"]
+    calls, outputs = items[1:3], items[3:]
+    assert [(c["name"], json.loads(c["arguments"])) for c in calls] == [("get_weather", {"city": c}) for c in CITIES]
+    assert [c["call_id"] for c in calls] == ids
+    assert [o["call_id"] for o in outputs] == ids  # every output answers its own call
+    assert json.loads(outputs[0]["output"]) == {"city": "Paris", "celsius": 20}
+
+
+CHECK = {"openai": _check_openai, "anthropic": _check_anthropic, "gemini": _check_gemini,
+         "responses": _check_responses}
 
 
 def _no_foreign_blocks(body: dict[str, Any], target: str) -> None:
@@ -127,6 +144,8 @@ def _no_foreign_blocks(body: dict[str, Any], target: str) -> None:
         assert '"signature"' not in text and '"thinking"' not in text and "redacted_thinking" not in text
     if target != "gemini":
         assert "thoughtSignature" not in text and "thought_signature" not in text
+    if target != "responses":
+        assert "encrypted_content" not in text and '"reasoning"' not in text
 
 
 @pytest.mark.parametrize(("source", "target"), PAIRS, ids=[f"{a}-to-{b}" for a, b in PAIRS])
@@ -141,7 +160,7 @@ def test_a_tool_loop_continues_on_another_provider_and_back(
     CHECK[target](body, ids)
     _no_foreign_blocks(body, target)
     assert final.text == "Paris 20, Rome 21."
-    assert final.provider == target
+    assert final.provider == providers[target].provider_id
 
     # ... and back on the provider that made the calls: its own ids come back unchanged.
     history += [final.message, user("And tomorrow?")]
@@ -156,6 +175,10 @@ def _first_five(body: dict[str, Any], pid: str) -> dict[str, Any]:
     """The request without the two turns added after the tool loop, so the loop checks apply unchanged."""
     if pid == "openai":
         return {**body, "messages": body["messages"][:5]}
+    if pid == "responses":
+        items = body["input"]
+        assert [i.get("role") for i in items[-2:]] == ["assistant", "user"]
+        return {**body, "input": items[:-2]}
     if pid == "anthropic":
         msgs = body["messages"]
         # The final answer and the new question follow the tool results as assistant + user turns.
@@ -211,7 +234,7 @@ def test_gemini_thought_signatures_stay_with_gemini(providers: dict[str, IProvid
         assert json.dumps(signature) in sent
 
 
-@pytest.mark.parametrize("source", ["anthropic", "gemini"])
+@pytest.mark.parametrize("source", ["anthropic", "gemini", "responses"])
 def test_a_history_from_plain_dicts_in_openai_shape_runs_on_every_provider(
         providers: dict[str, IProvider], emu: WireEmulator, source: str) -> None:
     # Agent code often keeps OpenAI-shaped dicts; the ids in them are OpenAI's.
@@ -228,3 +251,28 @@ def test_a_history_from_plain_dicts_in_openai_shape_runs_on_every_provider(
     emu.script(Reply(text="done"))
     assert providers[source].generate_sync(MODELS[source], history, tools=[WEATHER]).text == "done"
     CHECK[source](_sent(emu), ids)
+
+
+@pytest.mark.parametrize("target", ["openai", "anthropic", "gemini"])
+def test_responses_reasoning_items_stay_with_responses(providers: dict[str, IProvider], emu: WireEmulator,
+                                                       target: str) -> None:
+    history, first = _first_turn(providers, emu, "responses", stream=True, reasoning=THINKING)
+    assert first.reasoning == THINKING
+    items = [b for b in first.message.vendor_blocks if b.type == "reasoning"]
+    assert len(items) == 1 and items[0].data.get("encrypted_content")
+
+    emu.script(Reply(text="Paris 20, Rome 21."))
+    providers[target].generate_sync(MODELS[target], history, tools=[WEATHER])
+    body = _sent(emu)
+    _no_foreign_blocks(body, target)
+    assert THINKING not in json.dumps(body)
+
+    # Back on Responses the reasoning item goes first in the assistant turn, verbatim (stateless tool loop).
+    emu.script(Reply(text="ok"))
+    providers["responses"].generate_sync(MODELS["responses"], history, tools=[WEATHER])
+    sent = _sent(emu)
+    reasoning = [i for i in sent["input"] if i.get("type") == "reasoning"]
+    assert reasoning == [items[0].data]
+    kinds = [i.get("type") or i.get("role") for i in sent["input"]]
+    assert kinds.index("reasoning") == kinds.index("function_call") - 1
+    assert sent["include"] == ["reasoning.encrypted_content"] and sent["store"] is False

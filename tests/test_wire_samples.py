@@ -1,4 +1,5 @@
-"""Conformance over real recorded vendor responses (OpenAI chat/embeddings, Anthropic messages, Gemini wire).
+"""Conformance over real recorded vendor responses (OpenAI chat/embeddings/Responses, Anthropic messages, Gemini
+wire, and the token-counting endpoints of OpenAI, Anthropic and Gemini).
 
 Each sample of `../shared/wire-samples/samples.jsonl` (outside this repo; never copied into it) is served
 as recorded by a loopback HTTP server, a provider for the sample's vendor is pointed at it, and what the
@@ -27,9 +28,13 @@ SAMPLES_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "wire-sam
 if not SAMPLES_FILE.is_file():
     pytest.skip(f"recorded wire samples not found at {SAMPLES_FILE}", allow_module_level=True)
 
-KINDS = ("openai-chat", "openai-embeddings", "anthropic-messages", "gemini-generate", "gemini-embed")
+KINDS = ("openai-chat", "openai-embeddings", "anthropic-messages", "gemini-generate", "gemini-embed",
+         "openai-responses", "count-tokens")
 EMBED_KINDS = ("openai-embeddings", "gemini-embed")
 PROVIDER_FOR_KIND = {"anthropic-messages": "anthropic", "gemini-generate": "gemini", "gemini-embed": "gemini"}
+# The counting endpoints checked here, by the end of their path (Bedrock and Cohere come with their providers).
+COUNT_ENDPOINTS = {"/messages/count_tokens": "anthropic", ":countTokens": "gemini",
+                   "/responses/input_tokens": "openai-responses"}
 ROOT_BASE_URL = ("anthropic", "gemini")  # their SDKs take the server root; OpenAI-style hosts take .../v1
 PROVIDER_FOR_VENDOR = {
     "openai": "openai",
@@ -64,6 +69,9 @@ FINISH = {
     "MALFORMED_FUNCTION_CALL": "error",
     "UNEXPECTED_TOOL_CALL": "error",
 }
+# The Responses API's raw values (a response status, or the incomplete reason); anything else is "other".
+RESPONSES_FINISH = {"completed": "stop", "max_output_tokens": "length", "content_filter": "content_filter",
+                    "failed": "error", "cancelled": "other", "incomplete": "other"}
 ERROR_FOR_STATUS: dict[int, tuple[type[errors.ProviderError], ...]] = {
     400: (errors.InvalidRequestError,),
     401: (errors.AuthenticationError,),
@@ -79,7 +87,13 @@ def _load() -> list[dict[str, Any]]:
     with SAMPLES_FILE.open(encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     # The single-text Gemini endpoint answers one vector: a provider batches, so it never calls it.
-    return [s for s in rows if s["kind"] in KINDS and not s["path"].endswith(":embedContent")]
+    return [s for s in rows if s["kind"] in KINDS and not s["path"].endswith(":embedContent")
+            and (s["kind"] != "count-tokens" or _count_api(s) is not None)]
+
+
+def _count_api(sample: dict[str, Any]) -> str | None:
+    path = sample["path"].rstrip("/")
+    return next((api for end, api in COUNT_ENDPOINTS.items() if path.endswith(end)), None)
 
 
 SAMPLES = _load()
@@ -177,13 +191,16 @@ class _Providers:
 
     def get(self, sample: dict[str, Any]) -> IProvider:
         pid = _provider_id(sample)
-        if pid not in self._made:
-            root = f"http://127.0.0.1:{self.port}"
-            self._made[pid] = agentos_llm.create_provider(
-                pid, api_key="sk-test", base_url=root if pid in ROOT_BASE_URL else root + "/v1", max_retries=0,
-                timeout=20,
+        root = f"http://127.0.0.1:{self.port}"
+        prefix = _responses_prefix(sample)
+        api = None if prefix is None else "responses"
+        base_url = root + prefix if prefix is not None else root if pid in ROOT_BASE_URL else root + "/v1"
+        key = f"{pid} {api} {base_url}"
+        if key not in self._made:
+            self._made[key] = agentos_llm.create_provider(
+                pid, api=api, api_key="sk-test", base_url=base_url, max_retries=0, timeout=20,
             )
-        return self._made[pid]
+        return self._made[key]
 
     def close(self) -> None:
         for provider in self._made.values():
@@ -218,7 +235,18 @@ def slot(server: tuple[int, _Slot]) -> Iterator[_Slot]:
 
 
 def _provider_id(sample: dict[str, Any]) -> str:
+    if sample["kind"] == "count-tokens" and _count_api(sample) in ("anthropic", "gemini"):
+        return str(_count_api(sample))
     return PROVIDER_FOR_KIND.get(sample["kind"]) or PROVIDER_FOR_VENDOR.get(sample["vendor"], "openai-compatible")
+
+
+def _responses_prefix(sample: dict[str, Any]) -> str | None:
+    """The base-URL path of a Responses sample (`/v1`, `/openai/v1`, "" for DeepSeek), else None."""
+    path = sample["path"].rstrip("/")
+    for end in ("/responses/input_tokens", "/responses"):
+        if path.endswith(end) and (sample["kind"] == "openai-responses" or _count_api(sample) == "openai-responses"):
+            return path[:-len(end)]
+    return None
 
 
 def _model(sample: dict[str, Any]) -> str:
@@ -275,6 +303,7 @@ def _check_error(sample: dict[str, Any], exc: BaseException) -> None:
 def _check_response(sample: dict[str, Any], resp: CompletionResponse) -> None:
     exp = sample["expected"]
     assert resp.provider == _provider_id(sample)
+    responses = sample["kind"] == "openai-responses"
 
     want_text = exp.get("text") or ""
     assert resp.text in {want_text, exp.get("text_outside_think", want_text)}
@@ -286,6 +315,8 @@ def _check_response(sample: dict[str, Any], resp: CompletionResponse) -> None:
                 assert call.arguments == spec["arguments"], call.name
             elif spec.get("arguments_raw") is not None:
                 assert call.arguments_raw == spec["arguments_raw"], call.name
+            if spec.get("id"):
+                assert call.id == spec["id"], call.name  # the id a tool result must quote back
         assert all(t.id for t in resp.tool_calls)
     assert resp.message.tool_calls == resp.tool_calls
     assert resp.message.text == resp.text
@@ -296,7 +327,7 @@ def _check_response(sample: dict[str, Any], resp: CompletionResponse) -> None:
         if not resp.tool_calls:
             assert resp.finish_reason is None
     else:
-        normalized = FINISH.get(raw, "other")
+        normalized = RESPONSES_FINISH.get(raw, "other") if responses else FINISH.get(raw, "other")
         if exp.get("tool_calls") and normalized == "stop":
             normalized = "tool_calls"
         assert str(resp.finish_reason) == normalized
@@ -305,6 +336,26 @@ def _check_response(sample: dict[str, Any], resp: CompletionResponse) -> None:
     for key, value in _expected_usage(sample).items():
         if value is not None:
             assert getattr(resp.usage, key) == value, key
+
+    if responses:
+        _check_responses_extras(sample, resp)
+
+
+def _check_responses_extras(sample: dict[str, Any], resp: CompletionResponse) -> None:
+    """Hosted tools, reasoning and the items that go back verbatim on the next turn."""
+    exp = sample["expected"]
+    assert resp.api == "openai-responses"
+    want_server = [t["type"] for t in exp.get("server_tool_calls") or ()]
+    assert [t.type for t in resp.server_tool_calls] == want_server
+    for call, spec in zip(resp.server_tool_calls, exp.get("server_tool_calls") or (), strict=True):
+        if spec.get("name"):
+            assert call.name == spec["name"]
+    assert bool(resp.reasoning) == bool(exp.get("reasoning_text"))
+    blocks = resp.message.vendor_blocks
+    assert all(b.provider == _provider_id(sample) for b in blocks)  # the host's id: they go back only there
+    if exp.get("reasoning"):
+        assert any(b.type == "reasoning" for b in blocks)
+    assert [b.type for b in blocks if b.type in want_server] == want_server
 
 
 def _check_embeddings(sample: dict[str, Any], vectors: list[list[float]], input_tokens: int) -> None:
@@ -340,6 +391,16 @@ def _check_request(sample: dict[str, Any], slot: _Slot) -> None:
         assert path.split("?")[0].endswith(f"/models/{_model(sample)}:batchEmbedContents"), path
         assert len(body["requests"]) == _embed_count(sample)
         return
+    if kind == "count-tokens":
+        _check_count_request(sample, path, body)
+        return
+    if kind == "openai-responses":
+        assert path == f"{_responses_prefix(sample)}/responses"
+        assert body["model"] == _model(sample)
+        assert body["input"] == [{"role": "user", "content": "hi"}]
+        assert body["store"] is False
+        assert bool(body.get("stream")) == sample["stream"]
+        return
     assert body["model"] == _model(sample)
     if kind == "openai-embeddings":
         assert path == "/v1/embeddings"
@@ -348,6 +409,19 @@ def _check_request(sample: dict[str, Any], slot: _Slot) -> None:
         assert path == "/v1/chat/completions"
         assert body["messages"] == MESSAGES
         assert bool(body.get("stream")) == sample["stream"]
+
+
+def _check_count_request(sample: dict[str, Any], path: str, body: dict[str, Any]) -> None:
+    api = _count_api(sample)
+    if api == "anthropic":
+        assert path == "/v1/messages/count_tokens"
+        assert body["model"] == _model(sample)
+        assert [m["role"] for m in body["messages"]] == ["user"]
+    elif api == "gemini":
+        assert path.split("?")[0].endswith(f"/models/{_model(sample)}:countTokens"), path
+    else:
+        assert path == f"{_responses_prefix(sample)}/responses/input_tokens"
+        assert body == {"model": _model(sample), "input": [{"role": "user", "content": "hi"}]}
 
 
 def _embed_count(sample: dict[str, Any]) -> int:
@@ -370,7 +444,10 @@ def _check_stream_events(events: list[Any]) -> CompletionResponse:
 
 async def _run_async(provider: IProvider, sample: dict[str, Any]) -> None:
     model = _model(sample)
-    if sample["kind"] in EMBED_KINDS:
+    if sample["kind"] == "count-tokens":
+        counted = await provider.count_tokens(model, MESSAGES)
+        assert counted.exact and counted.input_tokens == sample["expected"]["input_tokens"]
+    elif sample["kind"] in EMBED_KINDS:
         result = await provider.embed(model, [f"text {i}" for i in range(_embed_count(sample))])
         _check_embeddings(sample, result.vectors, result.usage.input_tokens)
     elif sample["stream"]:
@@ -406,7 +483,10 @@ async def test_async(sample: dict[str, Any], slot: _Slot, async_providers: _Prov
 
 def _run_sync(provider: IProvider, sample: dict[str, Any]) -> None:
     model = _model(sample)
-    if sample["kind"] in EMBED_KINDS:
+    if sample["kind"] == "count-tokens":
+        counted = provider.count_tokens_sync(model, MESSAGES)
+        assert counted.exact and counted.input_tokens == sample["expected"]["input_tokens"]
+    elif sample["kind"] in EMBED_KINDS:
         result = provider.embed_sync(model, [f"text {i}" for i in range(_embed_count(sample))])
         _check_embeddings(sample, result.vectors, result.usage.input_tokens)
     elif sample["stream"]:
