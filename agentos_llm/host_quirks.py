@@ -53,14 +53,16 @@ class HostQuirks(dict[str, Any]):
 
                 near = get_close_matches(key, QUIRK_TYPES, n=1)
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
-                raise ConfigurationError(f"{where}: unknown quirk {key!r}{hint}; known: {', '.join(sorted(QUIRK_TYPES))}")
+                raise ConfigurationError(
+                    f"{where}: unknown quirk {key!r}{hint}; known: {', '.join(sorted(QUIRK_TYPES))}")
             if not isinstance(value, types) or (bool in types) != isinstance(value, bool):
                 raise ConfigurationError(
                     f"{where}: quirk {key!r} takes {' or '.join(t.__name__ for t in types)}, "
                     f"not {type(value).__name__}")
             choices = _CHOICES.get(key)
             if choices is not None and value not in choices:
-                raise ConfigurationError(f"{where}: quirk {key!r} is one of {', '.join(sorted(choices))}, not {value!r}")
+                raise ConfigurationError(
+                    f"{where}: quirk {key!r} is one of {', '.join(sorted(choices))}, not {value!r}")
 
     def merged(self, other: Mapping[str, Any] | None, *, where: str = "host quirks") -> HostQuirks:
         """These quirks with `other`'s over them (validated)."""

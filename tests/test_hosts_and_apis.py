@@ -111,7 +111,8 @@ def test_the_manager_serves_an_alias_row_through_the_registered_host() -> None:
 
 def test_unknown_count_mode_hosts_estimate_and_say_so() -> None:
     p = create_provider("groq", api_key=KEY)
-    count = p.count_tokens_sync("llama-3.3-70b-versatile", [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}])
+    history = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
+    count = p.count_tokens_sync("llama-3.3-70b-versatile", history)
     assert count.exact is False and count.provider == "groq"
     # 3 priming + 2 messages x 3 framing + "be brief" (2) + "hello" (2)
     assert count.input_tokens == 3 + 6 + 2 + 2

@@ -253,14 +253,28 @@ def test_reasoning_options(provider: IProvider) -> None:
                 reasoning_summary="auto")["reasoning"] == {"effort": "minimal", "summary": "auto"}
     assert body(provider, model=REASONING_MODEL, reasoning_budget=10_000)["reasoning"] == {"effort": "medium"}
     assert body(provider, model=REASONING_MODEL, reasoning_summary="detailed")["reasoning"] == {"summary": "detailed"}
-    with pytest.warns(UserWarning, match="not a reasoning model"):
+    with pytest.warns(UserWarning, match="has no extended thinking or reasoning"):
         assert "reasoning" not in body(provider, model=CHAT_MODEL, reasoning_effort="high")
+    # The profile's rules apply as on chat: o3 takes low/medium/high, so "minimal" goes to the nearest.
+    with pytest.warns(UserWarning, match="o3"):
+        assert body(provider, model="o3", reasoning_effort="minimal")["reasoning"] == {"effort": "low"}
+
+
+def test_the_shared_request_rules_apply(provider: IProvider) -> None:
+    from agentos_llm.types import ToolDefinition
+
+    with pytest.raises(InvalidRequestError, match="refused by the Responses API"):
+        body(provider, tools=[ToolDefinition(name="weather.get")])
+    with pytest.raises(InvalidRequestError, match="given twice"):
+        body(provider, tools=[ToolDefinition(name="a"), ToolDefinition(name="a")])
+    with pytest.warns(UserWarning, match="no tools were given"):
+        assert "tool_choice" not in body(provider, tool_choice="required")
 
 
 def test_sampling_only_where_the_model_takes_it(provider: IProvider) -> None:
     built = body(provider, temperature=0.2, top_p=0.9)
     assert (built["temperature"], built["top_p"]) == (0.2, 0.9)
-    with pytest.warns(UserWarning, match="temperature/top_p"):
+    with pytest.warns(UserWarning, match="does not accept sampling parameters"):
         built = body(provider, model=REASONING_MODEL, temperature=0.2)
     assert "temperature" not in built
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError, MalformedResponseError, UnsupportedCapabilityError, error_from_response
+from ..request_rules import check_tool_names, fold_system, plan_reasoning, reconcile_sampling, tool_choice_for
 from ..server_tools import CodeInterpreter, FileSearch, ImageGeneration, RemoteMCP, ServerTool, WebSearch
 from ..types import (
     AudioPart,
@@ -40,10 +41,11 @@ from ..types import (
     VendorBlock,
     parse_tool_arguments,
 )
-from .openai_chat import _effort_for_budget
 
 if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
     from ..provider import Call
+
+_API = "the Responses API"
 
 __all__ = [
     "COUNT_FIELDS",
@@ -260,21 +262,17 @@ def server_tool_to_wire(tool: ServerTool, provider: str = "openai") -> dict[str,
 
 def _reasoning(call: Call) -> dict[str, Any] | None:
     opts = call.options
-    wanted = [name for name in ("reasoning_effort", "reasoning_budget", "reasoning_summary")
-              if getattr(opts, name) is not None]
-    if not wanted:
-        return None
-    if not call.traits.reasoning:
-        _drop("/".join(wanted), f"model {call.model!r} is not a reasoning model", stacklevel=7)
-        return None
     out: dict[str, Any] = {}
-    if opts.reasoning_effort is not None:
-        out["effort"] = opts.reasoning_effort
-    elif opts.reasoning_budget is not None:
-        out["effort"] = _effort_for_budget(opts.reasoning_budget)
+    # Efforts the model takes, off where it can be turned off: the profile's rules (request_rules).
+    plan = plan_reasoning(opts, call.traits, model=call.model)
+    if plan is not None and plan.effort is not None:
+        out["effort"] = plan.effort
     if opts.reasoning_summary is not None:
-        out["summary"] = opts.reasoning_summary
-    return out
+        if call.traits.reasoning:
+            out["summary"] = opts.reasoning_summary
+        else:
+            _drop("reasoning_summary", f"model {call.model!r} is not a reasoning model", stacklevel=7)
+    return out or None
 
 
 def _merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> None:
@@ -299,7 +297,8 @@ def build_responses_request(call: Call, wire: Mapping[str, Any], *, provider: st
     if opts.stop:
         raise InvalidRequestError("the Responses API has no stop sequences; leave `stop` out or use the chat API",
                                   provider=provider)
-    system, items = input_items(call.messages, provider)
+    check_tool_names(opts.tools, traits.tool_name, _API, provider=provider)
+    system, items = input_items(fold_system(call.messages, traits, model=model), provider)
     body: dict[str, Any] = {"model": model, "input": items}
     if host_fields:
         body.update(host_fields)
@@ -326,14 +325,11 @@ def build_responses_request(call: Call, wire: Mapping[str, Any], *, provider: st
         body["include"] = ["reasoning.encrypted_content"]
     if opts.previous_response_id is not None:
         body["previous_response_id"] = opts.previous_response_id
-    if opts.temperature is not None or opts.top_p is not None:
-        if traits.accepts_sampling:
-            if opts.temperature is not None:
-                body["temperature"] = opts.temperature
-            if opts.top_p is not None:
-                body["top_p"] = opts.top_p
-        else:
-            _drop("temperature/top_p", f"model {model!r} does not accept sampling parameters")
+    sampling = reconcile_sampling(traits, model=model, temperature=opts.temperature, top_p=opts.top_p)
+    if sampling.temperature is not None:
+        body["temperature"] = sampling.temperature
+    if sampling.top_p is not None:
+        body["top_p"] = sampling.top_p
     if opts.seed is not None:
         _drop("seed", "the Responses API has no seed")
     if opts.top_k is not None:
@@ -352,11 +348,12 @@ def build_responses_request(call: Call, wire: Mapping[str, Any], *, provider: st
                 body["parallel_tool_calls"] = opts.parallel_tool_calls
             else:
                 _drop("parallel_tool_calls", "this host does not accept it")
-    if opts.tool_choice is not None:
-        if opts.tool_choice in ("auto", "none", "required"):
-            body["tool_choice"] = opts.tool_choice
+    choice = tool_choice_for(opts.tool_choice, bool(tools), _API)
+    if choice is not None:
+        if choice in ("auto", "none", "required"):
+            body["tool_choice"] = choice
         else:
-            body["tool_choice"] = {"type": "function", "name": opts.tool_choice}
+            body["tool_choice"] = {"type": "function", "name": choice}
     reasoning = _reasoning(call)
     if reasoning:
         body["reasoning"] = reasoning
