@@ -510,9 +510,8 @@ def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 
 def _declaration(tool: Any) -> dict[str, Any]:
-    decl: dict[str, Any] = {"name": tool.name}
-    if tool.description:
-        decl["description"] = tool.description
+    # `description` is REQUIRED in the Gemini API's FunctionDeclaration (v1beta proto), even when empty.
+    decl: dict[str, Any] = {"name": tool.name, "description": tool.description or ""}
     params = tool.parameters or {}
     if params.get("properties") or params.get("$ref") or params.get("anyOf") or params.get("allOf"):
         converted = gemini_schema(params)

@@ -1,0 +1,1 @@
+"""Request bodies checked against the vendors' published schemas (see tests/schemas/README.md)."""
