@@ -93,10 +93,10 @@ def final_usage(events: list[Any]) -> dict[str, Any]:
 def test_generate_sync(target: CassetteTarget) -> None:
     target.script(Reply("pong"))
     provider = target.provider()
-    response = provider.generate_sync(MODEL, "Reply with exactly one lowercase word: pong", temperature=0,
-                                      max_tokens=10)
+    # No temperature: API version 2026-10-21 (anthropic SDK 2.x) refuses sampling parameters.
+    response = provider.generate_sync(MODEL, "Reply with exactly one lowercase word: pong", max_tokens=10)
     sent, wire = target.request_json(0), target.response_json(0)
-    assert sent == {"model": MODEL, "max_tokens": 10, "temperature": 0.0,
+    assert sent == {"model": MODEL, "max_tokens": 10,
                     "messages": [{"role": "user", "content": "Reply with exactly one lowercase word: pong"}]}
     assert response.text == text_of(wire) and "pong" in response.text.lower()
     assert response.finish_reason is FinishReason.STOP and response.raw_finish_reason == wire["stop_reason"]
@@ -113,7 +113,7 @@ async def test_generate_async(target: CassetteTarget) -> None:
             MODEL,
             [{"role": "system", "content": "Answer with one word."},
              {"role": "user", "content": "What is the capital of France?"}],
-            temperature=0, max_tokens=10, cache_prompt=True,
+            max_tokens=10, cache_prompt=True,
         )
     sent, wire = target.request_json(0), target.response_json(0)
     assert sent["system"] == [{"type": "text", "text": "Answer with one word.", "cache_control": {"type": "ephemeral"}}]
@@ -129,7 +129,7 @@ async def test_generate_async(target: CassetteTarget) -> None:
 def test_stream_sync(target: CassetteTarget) -> None:
     target.script(Reply("one two three"))
     provider = target.provider()
-    with provider.stream_sync(MODEL, "Count from one to three in lowercase words, nothing else.", temperature=0,
+    with provider.stream_sync(MODEL, "Count from one to three in lowercase words, nothing else.",
                               max_tokens=20) as stream:
         events = list(stream)
     wire = target.response_sse(0)

@@ -37,6 +37,10 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
 __all__ = ["AnthropicProvider"]
 
+# The API version the SDK speaks decides whether temperature, top_p and top_k are accepted at all: version
+# 2026-10-21 (anthropic 2.x) refuses them with a 400 even at their defaults; 2023-06-01 took them.
+_SAMPLING = getattr(anthropic_constants, "ANTHROPIC_API_VERSION", "2023-06-01") < "2026-10-21"
+
 # The SDK's own rule for whole requests: an answer expected to take over 10 minutes (at 128k tokens an hour)
 # must stream; a few models have a lower per-model limit, which the SDK keeps in a table.
 _NONSTREAMING_TOKENS = 600 * 128_000 // 3600
@@ -114,7 +118,8 @@ class AnthropicProvider(IProvider):
         return not call.stream and asked is not None and asked > _nonstreaming_limit(call.model)
 
     def _build_request(self, call: Call) -> dict[str, Any]:
-        return wire.build_messages_request(call, max_tokens=self._default_max_tokens(call.model, stream=call.stream))
+        return wire.build_messages_request(call, max_tokens=self._default_max_tokens(call.model, stream=call.stream),
+                                           sampling_allowed=_SAMPLING)
 
     def _parse_response(self, payload: Any, call: Call) -> CompletionResponse:
         return wire.parse_message(payload, provider=self.provider_id, model=call.model,

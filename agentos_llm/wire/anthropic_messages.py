@@ -30,7 +30,14 @@ from ..errors import (
     error_from_response,
 )
 from ..request_rules import EFFORT_BUDGETS as DEFAULT_EFFORT_BUDGETS
-from ..request_rules import check_tool_names, limit_stop, plan_reasoning, reconcile_sampling, tool_choice_for
+from ..request_rules import (
+    Sampling,
+    check_tool_names,
+    limit_stop,
+    plan_reasoning,
+    reconcile_sampling,
+    tool_choice_for,
+)
 from ..types import (
     AudioPart,
     Citation,
@@ -358,10 +365,12 @@ def _merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> None:
             body[key] = value
 
 
-def build_messages_request(call: Call, *, max_tokens: int | None = None) -> dict[str, Any]:
+def build_messages_request(call: Call, *, max_tokens: int | None = None, sampling_allowed: bool = True
+                           ) -> dict[str, Any]:
     """The Messages body for a `Call` (see `agentos_llm.provider.Call`).
 
     `max_tokens` is the default when the caller gave none (the provider passes the catalog's limit).
+    `sampling_allowed` False: the API version spoken refuses temperature, top_p and top_k (2026-10-21 does).
     """
     opts = call.options
     explicit_max = opts.max_tokens is not None
@@ -416,8 +425,15 @@ def build_messages_request(call: Call, *, max_tokens: int | None = None) -> dict
                 "(Anthropic only allows auto or none while thinking)", provider=PROVIDER)
     if effort is not None:
         body["output_config"] = {**body.get("output_config", {}), "effort": effort}
-    sampling = reconcile_sampling(call.traits, model=call.model, temperature=opts.temperature, top_p=opts.top_p,
-                                  top_k=opts.top_k, thinking=thinks)
+    if not sampling_allowed:
+        given = [n for n in ("temperature", "top_p", "top_k") if getattr(opts, n) is not None]
+        if given:
+            warnings.warn(f"{'/'.join(given)} left out of the request: Anthropic API version 2026-10-21 (the one the "
+                          "anthropic SDK 2.x speaks) refuses sampling parameters, even at their defaults",
+                          UserWarning, stacklevel=5)
+    sampling = Sampling() if not sampling_allowed else reconcile_sampling(
+        call.traits, model=call.model, temperature=opts.temperature, top_p=opts.top_p, top_k=opts.top_k,
+        thinking=thinks)
     for name, value in sampling._asdict().items():
         if value is not None:
             body[name] = value
