@@ -172,6 +172,8 @@ class IProvider(ABC):
     capabilities: frozenset[str] = frozenset({Capability.GENERATE, Capability.STREAM})
     config_keys: ClassVar[frozenset[str]] = frozenset()
     """Extra keyword configuration the provider accepts (e.g. `organization`)."""
+    takes_server_tools: ClassVar[bool] = False
+    """Whether this API carries `server_tools` (vendor-run tools); others refuse them before sending."""
     structured_max_attempts: int = 3
     no_embeddings_hint: ClassVar[str] = ""
     """Where to turn instead, said when `embed` is called on a provider without embeddings."""
@@ -326,6 +328,11 @@ class IProvider(ABC):
         traits = model_traits(self.catalog_key, self.traits_family, model)
         if opts.tools and not traits.tools:
             raise UnsupportedCapabilityError(self.provider_id, "tools", f"model {model!r} cannot call tools")
+        if opts.server_tools and not self.takes_server_tools:
+            raise UnsupportedCapabilityError(
+                self.provider_id, "server tools",
+                f"{self.api or type(self).__name__} runs no server tools; use a provider over the Responses API "
+                "(create_provider(..., api='responses'))")
         if any(isinstance(m.content, list) and any(type(p) is not TextPart for p in m.content) for m in msgs):
             self._check_parts(model, msgs, traits)
         return Call(model=model, messages=msgs, options=opts, traits=traits, stream=stream)

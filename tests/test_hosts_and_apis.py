@@ -116,3 +116,16 @@ def test_unknown_count_mode_hosts_estimate_and_say_so() -> None:
     assert count.exact is False and count.provider == "groq"
     # 3 priming + 2 messages x 3 framing + "be brief" (2) + "hello" (2)
     assert count.input_tokens == 3 + 6 + 2 + 2
+
+
+@pytest.mark.parametrize("pid", ["openai", "anthropic", "gemini", "groq"])
+def test_server_tools_are_refused_before_sending_where_the_api_runs_none(pid: str) -> None:
+    from agentos_llm import WebSearch
+
+    with WireEmulator() as emu:
+        base = emu.openai_base_url if pid in ("openai", "groq") else emu.url
+        p = create_provider(pid, api_key=KEY, base_url=base, max_retries=0)
+        with pytest.raises(UnsupportedCapabilityError, match="runs no server tools"):
+            p.generate_sync(None, "news today?", server_tools=[WebSearch()])
+        assert emu.requests == []
+        p.close()

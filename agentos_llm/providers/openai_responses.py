@@ -36,6 +36,7 @@ class OpenAIResponsesProvider(OpenAIProvider):
 
     provider_id = "openai-responses"
     api: ClassVar[str] = "openai-responses"
+    takes_server_tools: ClassVar[bool] = True
 
     @cached_property
     def _host_fields(self) -> dict[str, Any]:
