@@ -63,7 +63,3 @@ class HostQuirks(dict[str, Any]):
             if choices is not None and value not in choices:
                 raise ConfigurationError(
                     f"{where}: quirk {key!r} is one of {', '.join(sorted(choices))}, not {value!r}")
-
-    def merged(self, other: Mapping[str, Any] | None, *, where: str = "host quirks") -> HostQuirks:
-        """These quirks with `other`'s over them (validated)."""
-        return HostQuirks({**self, **(other or {})}, where=where)

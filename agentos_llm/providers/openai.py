@@ -102,7 +102,7 @@ class OpenAIProvider(IProvider):
         override = self.config.get("wire") or {}
         if not isinstance(override, Mapping):
             raise ConfigurationError("wire= takes a mapping of host quirks (see agentos_llm.defaults)")
-        resolved = HostQuirks(self.spec.wire).merged(override, where=f"wire= for {self.provider_id!r}")
+        resolved = HostQuirks({**self.spec.wire, **override}, where=f"wire= for {self.provider_id!r}")
         chat_body = dict(resolved.get("chat_body") or {})
         for name, rule in row_config.items():
             value = values.get(name)

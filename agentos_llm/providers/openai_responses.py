@@ -7,7 +7,7 @@ converting. Embeddings and model listing are the chat provider's, unchanged.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
@@ -16,13 +16,12 @@ from ..provider import Call, IProvider, Operation, StreamAssembler
 from ..types import CompletionResponse
 from ..wire import openai_responses as wire
 from ..wire.openai_responses_stream import EventDecoder, ResponsesStreamAssembler
-from ..wire.sse import aiter_sse, iter_sse
 from .openai import OpenAIProvider
 
 try:
     import httpx2
 
-    from .sdk_transport import request_options
+    from .sdk_transport import aiter_sse_payloads, iter_sse_payloads, request_options
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
     raise MissingDependencyError("openai", "openai") from exc
 
@@ -106,36 +105,13 @@ class OpenAIResponsesProvider(OpenAIProvider):
                      ) -> Iterator[Any]:
         response = self.client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True,
                                     stream_cls=None, options=request_options(timeout, headers))
-        return _events(response, EventDecoder(self.provider_id))
+        return iter_sse_payloads(response, EventDecoder(self.provider_id).decode, named=True)
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
         client = self.async_client
-        return _aevents(lambda: client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True,
-                                            stream_cls=None, options=request_options(timeout, headers)),
-                        EventDecoder(self.provider_id))
+        return aiter_sse_payloads(
+            lambda: client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True, stream_cls=None,
+                                options=request_options(timeout, headers)),
+            EventDecoder(self.provider_id).decode, named=True)
 
-
-# The SDK transport's SSE helpers hand over the data only; Responses events may name their type on
-# the `event:` line alone, so these read whole events.
-
-def _events(response: httpx2.Response, decoder: EventDecoder) -> Iterator[Any]:
-    try:
-        for event in iter_sse(response.iter_lines()):
-            chunk = decoder.decode(event.event, event.data)
-            if chunk is not None:
-                yield chunk
-    finally:
-        response.close()
-
-
-async def _aevents(open_response: Callable[[], Awaitable[httpx2.Response]], decoder: EventDecoder
-                   ) -> AsyncIterator[Any]:
-    response = await open_response()  # the request is made on first use
-    try:
-        async for event in aiter_sse(response.aiter_lines()):
-            chunk = decoder.decode(event.event, event.data)
-            if chunk is not None:
-                yield chunk
-    finally:
-        await response.aclose()

@@ -106,11 +106,16 @@ def decode_json(response: httpx2.Response, provider: str) -> Any:
             status_code=response.status_code, request_id=request_id_of(response.headers)) from None
 
 
-def iter_sse_payloads(response: httpx2.Response, decode: Callable[[str], Any]) -> Iterator[Any]:
-    """The decoded data of each SSE event (None from `decode` skips one); closes the response at the end."""
+def iter_sse_payloads(response: httpx2.Response, decode: Callable[..., Any], *, named: bool = False
+                      ) -> Iterator[Any]:
+    """The decoded data of each SSE event (None from `decode` skips one); closes the response at the end.
+
+    `named`: `decode` takes the event's name (its `event:` line) before the data, for wires whose events
+    may name their type there alone (OpenAI Responses).
+    """
     try:
         for event in iter_sse(response.iter_lines()):
-            payload = decode(event.data)
+            payload = decode(event.event, event.data) if named else decode(event.data)
             if payload is not None:
                 yield payload
     finally:
@@ -118,12 +123,12 @@ def iter_sse_payloads(response: httpx2.Response, decode: Callable[[str], Any]) -
 
 
 async def aiter_sse_payloads(open_response: Callable[[], Awaitable[httpx2.Response]],
-                             decode: Callable[[str], Any]) -> AsyncIterator[Any]:
+                             decode: Callable[..., Any], *, named: bool = False) -> AsyncIterator[Any]:
     """`iter_sse_payloads` for a response still to be opened (the async request is made on first use)."""
     response = await open_response()
     try:
         async for event in aiter_sse(response.aiter_lines()):
-            payload = decode(event.data)
+            payload = decode(event.event, event.data) if named else decode(event.data)
             if payload is not None:
                 yield payload
     finally:

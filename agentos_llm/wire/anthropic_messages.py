@@ -60,6 +60,7 @@ from ..types import (
     parse_tool_arguments,
 )
 from .anthropic_documents import FILES_BETA, citation_from_wire, document_block, needs_files_beta
+from .common import merge_extra, token_count_field
 
 if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
     from ..provider import Call
@@ -356,15 +357,6 @@ def _unsigned_tool_loop(turns: Sequence[Mapping[str, Any]]) -> bool:
     return False
 
 
-def _merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    for key, value in extra.items():
-        current = body.get(key)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            body[key] = {**current, **value}
-        else:
-            body[key] = value
-
-
 def build_messages_request(call: Call, *, max_tokens: int | None = None, sampling_allowed: bool = True
                            ) -> dict[str, Any]:
     """The Messages body for a `Call` (see `agentos_llm.provider.Call`).
@@ -469,7 +461,7 @@ def build_messages_request(call: Call, *, max_tokens: int | None = None, samplin
     if opts.seed is not None:
         _drop("seed", "Anthropic has no seed parameter")
     if opts.extra:
-        _merge_extra(body, opts.extra)
+        merge_extra(body, opts.extra)
     return body
 
 
@@ -807,7 +799,4 @@ def parse_token_count(payload: Any, *, provider: str = PROVIDER) -> int:
     if not isinstance(payload, Mapping):
         raise MalformedResponseError("expected a JSON object", provider=provider)
     _raise_error_body(payload, provider)
-    count = payload.get("input_tokens")
-    if not isinstance(count, int) or isinstance(count, bool):
-        raise MalformedResponseError("the count_tokens answer has no input_tokens", provider=provider)
-    return count
+    return token_count_field(payload, "input_tokens", provider=provider)

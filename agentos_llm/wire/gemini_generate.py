@@ -62,6 +62,7 @@ from ..types import (
     UsageEvent,
     VendorBlock,
 )
+from .common import token_count_field
 
 if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
     from ..provider import Call
@@ -1048,7 +1049,5 @@ def parse_token_count(payload: Any, *, provider: str = PROVIDER) -> int:
     if not isinstance(payload, Mapping):
         raise MalformedResponseError("expected a JSON object", provider=provider)
     _raise_for_body(payload, provider)
-    total = payload.get("totalTokens", 0)  # an empty request counts 0, and the field is then left out
-    if not isinstance(total, int) or isinstance(total, bool):
-        raise MalformedResponseError("the countTokens answer has no totalTokens", provider=provider)
-    return total
+    # An empty request counts 0, and the field is then left out.
+    return token_count_field(payload, "totalTokens", provider=provider, default=0)

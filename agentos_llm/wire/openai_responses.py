@@ -41,6 +41,7 @@ from ..types import (
     VendorBlock,
     parse_tool_arguments,
 )
+from .common import merge_extra, token_count_field
 
 if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
     from ..provider import Call
@@ -275,15 +276,6 @@ def _reasoning(call: Call) -> dict[str, Any] | None:
     return out or None
 
 
-def _merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    for key, value in extra.items():
-        current = body.get(key)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            body[key] = {**current, **value}
-        else:
-            body[key] = value
-
-
 def build_responses_request(call: Call, wire: Mapping[str, Any], *, provider: str, stream: bool,
                             host_fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The Responses body for a `Call` (see `agentos_llm.provider.Call`).
@@ -358,7 +350,7 @@ def build_responses_request(call: Call, wire: Mapping[str, Any], *, provider: st
     if reasoning:
         body["reasoning"] = reasoning
     if opts.extra:
-        _merge_extra(body, opts.extra)
+        merge_extra(body, opts.extra)
     return body
 
 
@@ -377,10 +369,7 @@ def parse_token_count(payload: Any, *, provider: str) -> int:
         raise MalformedResponseError("expected a JSON object", provider=provider)
     if payload.get("error"):
         raise error_from_response(None, payload, provider=provider)
-    n = payload.get("input_tokens")
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise MalformedResponseError("the token count has no input_tokens", provider=provider)
-    return n
+    return token_count_field(payload, "input_tokens", provider=provider)
 
 
 # ---------------------------------------------------------------------- response
