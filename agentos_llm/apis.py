@@ -45,6 +45,14 @@ APIS: dict[str, WireAPI] = {
         WireAPI("gemini-generate", "generate", "Gemini generateContent",
                 "agentos_llm.providers.gemini:GeminiProvider", "gemini",
                 "agentos_llm.wire.gemini_generate", "agentos_llm.testing.gemini_wire"),
+        WireAPI("bedrock-converse", "converse", "AWS Bedrock Converse",
+                "agentos_llm.providers.bedrock:BedrockProvider", "bedrock",
+                "agentos_llm.wire.bedrock_converse", "agentos_llm.testing.bedrock_wire"),
+        WireAPI("cohere-chat", "cohere", "Cohere v2 Chat", "agentos_llm.providers.cohere:CohereProvider", "cohere",
+                "agentos_llm.wire.cohere_chat", "agentos_llm.testing.cohere_wire"),
+        WireAPI("voyage-embed", "voyage", "Voyage AI embeddings and reranking",
+                "agentos_llm.providers.voyage:VoyageProvider", "voyage", "agentos_llm.wire.voyage",
+                "agentos_llm.testing.voyage_wire"),
     )
 }
 _BY_NAME = {**{a.short: a for a in APIS.values()}, **APIS}

@@ -37,9 +37,13 @@ __all__ = [
 # Dated or numbered snapshots ("gpt-4o-2024-08-06", "claude-3-haiku-20240307", "gemini-2.0-flash-001")
 # are priced like their family, and so is Ollama's default tag ("llama3.2:latest").
 _SNAPSHOT = re.compile(r"(-(\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}|latest)|:latest)$")
+# Bedrock's cross-region inference profiles ("us.", "eu.", "global." ...) serve the model of the same id without
+# the prefix; the catalog prices them alike (regional profiles of some newer models cost ~10% more: see docs).
+_GEO_PROFILE = re.compile(r"^(us|eu|apac|au|ca|jp|us-gov|global)\.(?=[a-z0-9-]+\.)")
 
 
-CAPABILITY_NAMES = frozenset({"tools", "vision", "json_schema", "reasoning", "embeddings", "documents", "audio"})
+CAPABILITY_NAMES = frozenset({"tools", "vision", "json_schema", "reasoning", "embeddings", "rerank", "documents",
+                              "audio"})
 """The capability names the catalog (and `ModelInfo.capabilities`) use."""
 _ROW_KEYS = frozenset({"context_window", "max_output_tokens", "capabilities", "input_price", "output_price",
                        "cached_input_price", "cache_write_price", "display_name"})
@@ -80,7 +84,7 @@ def catalog_entry(provider: str, model: str) -> ModelInfo | None:
     rows = _load().get(provider)
     if not rows:
         return None
-    name = model
+    name = model if model in rows else _GEO_PROFILE.sub("", model)
     while True:
         row = rows.get(name)
         if row is not None:

@@ -41,10 +41,13 @@ class ProviderSpec:
     default_model: str = ""
     cheap_model: str | None = None
     embedding_model: str | None = None
+    rerank_model: str | None = None
     docs_url: str = ""
     key_required: bool = True
     detect_env: tuple[str, ...] = ()
     """Env vars whose presence makes auto-detect pick the row (default: the key env vars)."""
+    detect_also: tuple[str, ...] = ()
+    """Env vars of which one must be set too for auto-detect to pick the row (Bedrock: a region)."""
     wire: Mapping[str, object] = field(default_factory=dict)
     """Wire quirks of the host, read by the converters (e.g. which max-tokens field it takes); a
     `HostQuirks`, validated when the row is made."""
@@ -230,6 +233,31 @@ PROVIDERS: dict[str, ProviderSpec] = {
                "https://github.com/ggml-org/llama.cpp/tree/master/tools/server"),
         _local("litellm", "LiteLLM proxy", "http://localhost:4000/v1", "https://docs.litellm.ai/docs/proxy/user_keys",
                apis=_CHAT_AND_RESPONSES),
+        ProviderSpec(
+            id="cohere", label="Cohere", apis=("cohere-chat",),
+            key_env=("COHERE_API_KEY", "CO_API_KEY"), base_url_env="COHERE_BASE_URL", base_url="https://api.cohere.com",
+            default_model="command-a-03-2025", cheap_model="command-r7b-12-2024", embedding_model="embed-v4.0",
+            rerank_model="rerank-v3.5", docs_url="https://docs.cohere.com/reference/chat",
+        ),
+        ProviderSpec(
+            id="voyage", label="Voyage AI", apis=("voyage-embed",),
+            key_env=("VOYAGE_API_KEY",), base_url_env="VOYAGE_BASE_URL", base_url="https://api.voyageai.com/v1",
+            embedding_model="voyage-3.5", rerank_model="rerank-2.5",
+            docs_url="https://docs.voyageai.com/reference/embeddings-api",
+        ),
+        ProviderSpec(
+            # Credentials come from the AWS chain (boto3), not from a key: a key here is a Bedrock API key
+            # (a bearer token), the only AWS secret that fits `api_key`.
+            id="bedrock", label="AWS Bedrock", apis=("bedrock-converse",),
+            key_env=("AWS_BEARER_TOKEN_BEDROCK",), key_required=False, base_url_env="BEDROCK_BASE_URL",
+            default_model="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            cheap_model="global.anthropic.claude-haiku-4-5-20251001-v1:0",
+            embedding_model="amazon.titan-embed-text-v2:0", rerank_model="cohere.rerank-v3-5:0",
+            detect_env=("AWS_BEARER_TOKEN_BEDROCK", "AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+            detect_also=("AWS_REGION", "AWS_DEFAULT_REGION"),
+            docs_url="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
+        ),
         _compatible("openai-compatible", "OpenAI-compatible endpoint", ("OPENAI_COMPATIBLE_API_KEY",), "",
                     "", key_required=False, detect_env=("OPENAI_COMPATIBLE_BASE_URL",),
                     docs_url="https://platform.openai.com/docs/api-reference/chat", wire=_LOCAL_WIRE,
@@ -239,7 +267,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
 
 AUTO_DETECT_ORDER: tuple[str, ...] = (
     "openrouter", "openai", "anthropic", "gemini", "groq", "together", "mistral", "xai", "deepseek", "ollama",
-    "fireworks", "cerebras", "vllm", "sglang", "lmstudio", "llamacpp", "litellm",
+    "fireworks", "cerebras", "vllm", "sglang", "lmstudio", "llamacpp", "litellm", "cohere", "voyage", "bedrock",
 )
 """Providers `from_env()` builds, in this order; the first found is the default."""
 

@@ -31,7 +31,15 @@ from .errors import (
 )
 from .provider import AsyncEventStream, EventStream, IProvider, Messages
 from .registry import create_provider, defined_providers
-from .types import CompletionResponse, EmbeddingResponse, ModelInfo, StreamEvent, StructuredResponse, TokenCount
+from .types import (
+    CompletionResponse,
+    EmbeddingResponse,
+    ModelInfo,
+    RerankResponse,
+    StreamEvent,
+    StructuredResponse,
+    TokenCount,
+)
 
 if TYPE_CHECKING:
     from .discovery import Discovery
@@ -90,7 +98,8 @@ class AIModelProviderManager:
         for pid in ids:
             spec = defined.get(pid) or PROVIDERS[pid]
             present = [v for v in spec.detect_vars if environ.get(v)]
-            if not present:
+            also = getattr(spec, "detect_also", ())
+            if not present or (also and not any(environ.get(v) for v in also)):
                 continue
             try:
                 provider = create_provider(pid, env=environ, **provider_kwargs)
@@ -391,6 +400,26 @@ class AIModelProviderManager:
         """`embed`, blocking."""
         route = self._embed_route(model)
         return route.provider.embed_sync(route.model, texts, dimensions=dimensions, input_type=input_type)
+
+    def _rerank_route(self, model: str | None) -> Route:
+        if model:
+            return self.resolve(model)
+        for p in self._providers.values():
+            if p.spec.rerank_model and "rerank" in p.capabilities:
+                return Route(p, p.spec.rerank_model, "first provider with a rerank model")
+        raise ConfigurationError("no registered provider offers reranking (Cohere, Voyage AI and Bedrock do)")
+
+    async def rerank(self, model: str | None, query: str, documents: Sequence[str], *,
+                     top_n: int | None = None) -> RerankResponse:
+        """`rerank` on the routed provider (no model: the first provider with a rerank model)."""
+        route = self._rerank_route(model)
+        return await route.provider.rerank(route.model, query, documents, top_n=top_n)
+
+    def rerank_sync(self, model: str | None, query: str, documents: Sequence[str], *,
+                    top_n: int | None = None) -> RerankResponse:
+        """`rerank`, blocking."""
+        route = self._rerank_route(model)
+        return route.provider.rerank_sync(route.model, query, documents, top_n=top_n)
 
     async def list_models(self, provider_id: str | None = None) -> list[ModelInfo]:
         """Models of one provider, or of every registered provider (listed concurrently).

@@ -190,11 +190,25 @@ _GEMINI_RULES: tuple[tuple[str, ModelTraits], ...] = (
     (r"", _GEMINI),
 )
 
+# ---------------------------------------------------------------------- Cohere
+
+# v2 chat, https://docs.cohere.com/reference/chat: `stop_sequences` "A list of up to 5 strings"; images only on
+# the vision models (https://docs.cohere.com/docs/image-inputs); `thinking: {type, token_budget}` on the
+# reasoning models (https://docs.cohere.com/docs/reasoning), which reason unless it is turned off.
+# Documents travel as the request's `documents` (text), not as content parts of a PDF.
+_COHERE = ModelTraits(vision=False, max_stop=5, reasoning_control="budget", documents=True)
+_COHERE_RULES: tuple[tuple[str, ModelTraits], ...] = (
+    (r"^command-a-vision", replace(_COHERE, vision=True, tools=False)),
+    (r"^command-a-reasoning", replace(_COHERE, reasoning=True, budget_range=(1, None))),
+    (r"", _COHERE),
+)
+
 # (provider family, model pattern, traits); the first match wins, family "*" matches any.
 _RULES: tuple[tuple[str, re.Pattern[str], ModelTraits], ...] = (
     *(("openai", re.compile(p), t) for p, t in _OPENAI_RULES),
     *(("anthropic", re.compile(p), t) for p, t in _ANTHROPIC_RULES),
     *(("gemini", re.compile(p), t) for p, t in _GEMINI_RULES),
+    *(("cohere", re.compile(p), t) for p, t in _COHERE_RULES),
     ("*", re.compile(r""), ModelTraits()),
 )
 

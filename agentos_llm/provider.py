@@ -49,6 +49,7 @@ from .types import (
     Message,
     MessageInput,
     ModelInfo,
+    RerankResponse,
     StreamEvent,
     StructuredResponse,
     TextPart,
@@ -61,7 +62,7 @@ __all__ = ["Call", "Capability", "IProvider", "StreamAssembler"]
 
 log = logging.getLogger("agentos_llm")
 T = TypeVar("T")
-Operation = Literal["chat", "embed", "models", "count"]
+Operation = Literal["chat", "embed", "models", "count", "rerank"]
 Messages = str | Message | dict[str, Any] | Sequence[MessageInput]
 
 
@@ -76,6 +77,7 @@ class Capability:
     EMBEDDINGS = "embeddings"
     LIST_MODELS = "list_models"
     REASONING = "reasoning"
+    RERANK = "rerank"
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,14 @@ class IProvider(ABC):
     def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
         raise UnsupportedCapabilityError(self.provider_id, "model listing")
 
+    def _build_rerank_request(self, model: str, query: str, documents: list[str], top_n: int | None) -> Any:
+        """The vendor's rerank request (pure)."""
+        raise UnsupportedCapabilityError(self.provider_id, "reranking")
+
+    def _parse_rerank(self, payload: Any, model: str, documents: list[str]) -> RerankResponse:
+        """A vendor rerank answer as a `RerankResponse`, most relevant first (pure)."""
+        raise UnsupportedCapabilityError(self.provider_id, "reranking")
+
     def _build_count_request(self, call: Call) -> Any:
         """The vendor's token-count request for a call (pure); None counts locally (`estimate_tokens`)."""
         return None
@@ -284,8 +294,8 @@ class IProvider(ABC):
     def _adopt_transport(self, other: IProvider) -> None:
         """Shares `other`'s clients when both speak through the same SDK (siblings of one host)."""
 
-    def _embed_batches(self, texts: list[str]) -> list[list[str]]:
-        """Splits embedding inputs under the vendor's per-request limits."""
+    def _embed_batches(self, texts: list[str], model: str = "") -> list[list[str]]:
+        """Splits embedding inputs under the vendor's per-request limits (which may depend on the model)."""
         return [texts]
 
     def _close(self) -> None:
@@ -712,7 +722,7 @@ class IProvider(ABC):
             options = EmbedOptions(dimensions=dimensions, input_type=input_type)  # type: ignore[arg-type]
         except ValueError as exc:
             raise InvalidRequestError(f"invalid embedding options: {exc}", provider=self.provider_id) from None
-        return model, self._embed_batches(items), options
+        return model, self._embed_batches(items, model), options
 
     def _embed_result(self, model: str, parts: list[EmbeddingResponse]) -> EmbeddingResponse:
         usage = parts[0].usage
@@ -753,6 +763,48 @@ class IProvider(ABC):
         request = self._build_embed_request(model, batch, options)
         payload = self.retry_policy.call(lambda t: self._send_guarded("embed", request, t, None))
         return self._parse(lambda: self._parse_embeddings(payload, model, len(batch)))
+
+    # ------------------------------------------------------------------ reranking
+
+    def _rerank_plan(self, model: str | None, query: str, documents: Sequence[str], top_n: int | None
+                     ) -> tuple[str, list[str], Any]:
+        if Capability.RERANK not in self.capabilities:
+            raise UnsupportedCapabilityError(
+                self.provider_id, "reranking",
+                f"{self.label} offers no rerank API; Cohere, Voyage AI and Bedrock's rerank models do")
+        model = model or self.spec.rerank_model
+        if not model:
+            raise InvalidRequestError(f"no rerank model given and {self.provider_id!r} has no default",
+                                      provider=self.provider_id)
+        if not isinstance(query, str) or not query:
+            raise InvalidRequestError("rerank takes a non-empty query string", provider=self.provider_id)
+        docs = [documents] if isinstance(documents, str) else list(documents)
+        if not docs or not all(isinstance(d, str) for d in docs):
+            raise InvalidRequestError("rerank takes a non-empty list of document strings", provider=self.provider_id)
+        if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
+            raise InvalidRequestError(f"top_n must be a positive integer, not {top_n!r}", provider=self.provider_id)
+        return model, docs, self._build_rerank_request(model, query, docs, top_n)
+
+    def _rerank_result(self, payload: Any, model: str, docs: list[str]) -> RerankResponse:
+        result = self._parse(lambda: self._parse_rerank(payload, model, docs))
+        result.provider = self.provider_id
+        if result.usage.cost_usd is None and result.usage.input_tokens:
+            result.usage.cost_usd = cost_usd(catalog_entry(self.catalog_key, result.model), result.usage)
+        return result
+
+    async def rerank(self, model: str | None, query: str, documents: Sequence[str], *,
+                     top_n: int | None = None) -> RerankResponse:
+        """`documents` ranked by relevance to `query`, most relevant first; `top_n` keeps only the best."""
+        model, docs, request = self._rerank_plan(model, query, documents, top_n)
+        payload = await self.retry_policy.acall(lambda t: self._asend_guarded("rerank", request, t, None))
+        return self._rerank_result(payload, model, docs)
+
+    def rerank_sync(self, model: str | None, query: str, documents: Sequence[str], *,
+                    top_n: int | None = None) -> RerankResponse:
+        """`rerank`, blocking."""
+        model, docs, request = self._rerank_plan(model, query, documents, top_n)
+        payload = self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, None))
+        return self._rerank_result(payload, model, docs)
 
     # ------------------------------------------------------------------ models and health
 

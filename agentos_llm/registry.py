@@ -31,7 +31,8 @@ __all__ = [
     "provider_value",
 ]
 
-_SDK_MODULE = {"openai": "openai", "anthropic": "anthropic", "gemini": "google.genai"}
+_SDK_MODULE = {"openai": "openai", "anthropic": "anthropic", "gemini": "google.genai", "bedrock": "boto3",
+               "cohere": "cohere", "voyage": "httpx"}
 
 
 def provider_class(provider_id: str, api: str | None = None) -> type[IProvider]:

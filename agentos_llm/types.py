@@ -29,6 +29,8 @@ __all__ = [
     "MessageInput",
     "ModelInfo",
     "ReasoningDeltaEvent",
+    "RerankResponse",
+    "RerankResult",
     "Role",
     "ServerToolCall",
     "StreamEvent",
@@ -548,6 +550,29 @@ class EmbeddingResponse(BaseModel):
     model: str
     provider: str = ""
     usage: Usage = Field(default_factory=Usage)
+
+
+class RerankResult(BaseModel):
+    """One document of a reranking, with its place in the input and how relevant it is to the query."""
+
+    model_config = ConfigDict(extra="forbid")
+    index: int
+    """The document's position in the list given to `rerank`."""
+    relevance_score: float
+    document: str
+    """The document's text, as given."""
+
+
+class RerankResponse(BaseModel):
+    """Documents ranked by relevance to a query, most relevant first (at most `top_n`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    results: list[RerankResult]
+    model: str
+    provider: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    """Tokens where the vendor counts them (Voyage); Cohere bills search units, counted in `search_units`."""
+    search_units: int | None = None
 
 
 class ModelInfo(BaseModel):

@@ -109,7 +109,7 @@ def test_every_hosted_row_has_its_models_in_the_catalog_with_prices(pid: str) ->
         assert info.source == "catalog"
     for info in catalog_models(spec.host_id):
         assert info.input_price is not None, f"{pid}/{info.id} has no price"
-        assert info.capabilities <= {"tools", "vision", "json_schema", "reasoning", "embeddings"}
+        assert info.capabilities <= {"tools", "vision", "json_schema", "reasoning", "embeddings", "rerank"}
 
 
 def test_local_servers_get_no_prices() -> None:

@@ -165,7 +165,7 @@ class GeminiProvider(IProvider):
     def _parse_token_count(self, payload: Any) -> int:
         return wire.parse_token_count(payload, provider=self.provider_id)
 
-    def _embed_batches(self, texts: list[str]) -> list[list[str]]:
+    def _embed_batches(self, texts: list[str], model: str = "") -> list[list[str]]:
         step = wire.EMBED_BATCH_LIMIT
         return [texts[i:i + step] for i in range(0, len(texts), step)]
 

@@ -197,7 +197,7 @@ class OpenAIProvider(IProvider):
             return wire.parse_ollama_models(payload, provider=self.provider_id)
         return wire.parse_model_list(payload, provider=self.provider_id)
 
-    def _embed_batches(self, texts: list[str]) -> list[list[str]]:
+    def _embed_batches(self, texts: list[str], model: str = "") -> list[list[str]]:
         batches: list[list[str]] = [[]]
         size = 0
         for text in texts:

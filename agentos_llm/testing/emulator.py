@@ -393,7 +393,15 @@ class WireEmulator:
         models: list[str] | None = None,
         delay: float = 0.0,
     ) -> None:
-        from agentos_llm.testing import anthropic_wire, gemini_wire, openai_wire, responses_wire
+        from agentos_llm.testing import (
+            anthropic_wire,
+            bedrock_wire,
+            cohere_wire,
+            gemini_wire,
+            openai_wire,
+            responses_wire,
+            voyage_wire,
+        )
 
         self.host = host
         self.port = port
@@ -409,7 +417,8 @@ class WireEmulator:
         self._path_hits: collections.Counter[str] = collections.Counter()
         self._counters: dict[str, int] = {}
         # Vendor dialects that share a path (GET /v1/models) tell their requests apart by header.
-        self._routes: list[Route] = [*anthropic_wire.routes(), *gemini_wire.routes(), *responses_wire.routes(),
+        self._routes: list[Route] = [*anthropic_wire.routes(), *gemini_wire.routes(), *bedrock_wire.routes(),
+                                     *cohere_wire.routes(), *voyage_wire.routes(), *responses_wire.routes(),
                                      *openai_wire.routes()]
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -481,6 +490,21 @@ class WireEmulator:
     def gemini_base_url(self) -> str:
         """Base URL for google-genai's `HttpOptions(base_url=...)` (the server root)."""
         return self.url
+
+    @property
+    def bedrock_base_url(self) -> str:
+        """Endpoint URL for boto3's `bedrock-runtime` and `bedrock` clients (the server root)."""
+        return self.url
+
+    @property
+    def cohere_base_url(self) -> str:
+        """Base URL for the Cohere SDK (the server root)."""
+        return self.url
+
+    @property
+    def voyage_base_url(self) -> str:
+        """Base URL for Voyage AI (`url + "/voyage/v1"`: apart from OpenAI's `/v1/embeddings`)."""
+        return self.url + "/voyage/v1"
 
     # scripting ------------------------------------------------------------------------------
 

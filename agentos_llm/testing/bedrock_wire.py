@@ -1,0 +1,12 @@
+"""Placeholder: the bedrock emulator dialect is being written."""
+
+from __future__ import annotations
+
+from .emulator import Route
+
+__all__ = ["routes"]
+
+
+def routes() -> list[Route]:
+    """The bedrock routes."""
+    return []
