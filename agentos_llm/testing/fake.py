@@ -24,6 +24,8 @@ from ..types import (
     FinishReason,
     Message,
     ModelInfo,
+    RerankResponse,
+    RerankResult,
     StreamEvent,
     TextDeltaEvent,
     ToolCall,
@@ -49,7 +51,8 @@ class FakeReply:
 
 Script = str | FakeReply | CompletionResponse | BaseException | Callable[[Call], Any]
 _SPEC = ProviderSpec(id="fake", label="Fake provider (tests)", implementation=None, extra="",
-                     key_required=False, default_model="fake-model", embedding_model="fake-embedding")
+                     key_required=False, default_model="fake-model", embedding_model="fake-embedding",
+                     rerank_model="fake-rerank")
 
 
 def _fake_vector(text: str, dims: int) -> list[float]:
@@ -67,7 +70,8 @@ class FakeProvider(IProvider):
 
     provider_id = "fake"
     capabilities = frozenset({Capability.GENERATE, Capability.STREAM, Capability.TOOLS, Capability.VISION,
-                              Capability.STRUCTURED_OUTPUT, Capability.EMBEDDINGS, Capability.LIST_MODELS})
+                              Capability.STRUCTURED_OUTPUT, Capability.EMBEDDINGS, Capability.LIST_MODELS,
+                              Capability.RERANK})
     config_keys: ClassVar[frozenset[str]] = frozenset({"models"})
 
     def __init__(self, script: Iterable[Script] = (), *, provider_id: str = "fake", max_retries: int = 0,
@@ -113,7 +117,7 @@ class FakeProvider(IProvider):
     def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
         if op == "chat":
             return self._next(request)
-        if op == "embed":
+        if op in ("embed", "rerank"):
             return request
         return {"data": [{"id": m} for m in self.models]}
 
@@ -158,6 +162,19 @@ class FakeProvider(IProvider):
         tokens = sum(len(t.split()) for t in payload["texts"])
         return EmbeddingResponse(vectors=vectors, model=model, provider=self.provider_id,
                                  usage=Usage(input_tokens=tokens))
+
+    def _build_rerank_request(self, model: str, query: str, documents: list[str], top_n: int | None) -> Any:
+        return {"query": query, "documents": documents, "top_n": top_n}
+
+    def _parse_rerank(self, payload: Any, model: str, documents: list[str]) -> RerankResponse:
+        # Deterministic relevance: the share of the query's words found in the document.
+        words = set(payload["query"].lower().split())
+        scored = [RerankResult(index=i, document=d,
+                               relevance_score=len(words & set(d.lower().split())) / (len(words) or 1))
+                  for i, d in enumerate(documents)]
+        scored.sort(key=lambda r: (-r.relevance_score, r.index))
+        return RerankResponse(results=scored[:payload["top_n"]], model=model, provider=self.provider_id,
+                              usage=Usage(input_tokens=sum(len(d.split()) for d in documents)))
 
     def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
         return [ModelInfo(id=m["id"], provider=self.provider_id) for m in payload["data"]]
