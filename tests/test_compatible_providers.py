@@ -126,12 +126,14 @@ def test_every_named_host_is_a_row_on_the_openai_implementation(pid: str) -> Non
 def test_auto_detect_order_and_key_env_hint() -> None:
     assert AUTO_DETECT_ORDER == (
         "openrouter", "openai", "anthropic", "gemini", "groq", "together", "mistral", "xai", "deepseek", "ollama",
-        "fireworks", "cerebras", "vllm", "sglang", "lmstudio", "llamacpp", "litellm",
+        "fireworks", "cerebras", "vllm", "sglang", "lmstudio", "llamacpp", "litellm", "cohere", "voyage", "bedrock",
     )
     assert key_env_hint() == (
         "OPENROUTER_API_KEY, OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, GOOGLE_API_KEY, GROQ_API_KEY, "
         "TOGETHER_API_KEY, MISTRAL_API_KEY, XAI_API_KEY, DEEPSEEK_API_KEY, OLLAMA_BASE_URL, FIREWORKS_API_KEY, "
-        "CEREBRAS_API_KEY, VLLM_BASE_URL, SGLANG_BASE_URL, LMSTUDIO_BASE_URL, LLAMACPP_BASE_URL, LITELLM_BASE_URL"
+        "CEREBRAS_API_KEY, VLLM_BASE_URL, SGLANG_BASE_URL, LMSTUDIO_BASE_URL, LLAMACPP_BASE_URL, LITELLM_BASE_URL, "
+        "COHERE_API_KEY, CO_API_KEY, VOYAGE_API_KEY, AWS_BEARER_TOKEN_BEDROCK, AWS_ACCESS_KEY_ID, AWS_PROFILE, "
+        "AWS_WEB_IDENTITY_TOKEN_FILE, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, AWS_CONTAINER_CREDENTIALS_FULL_URI"
     )
 
 
@@ -495,3 +497,12 @@ async def test_ollama_chat_and_embeddings_go_through_v1(emu: WireEmulator) -> No
     assert [r.path for r in emu.requests] == ["/v1/chat/completions", "/v1/embeddings"]
     assert (await p.check_health()).ok
     await p.aclose()
+
+
+def test_bedrock_is_detected_only_with_credentials_and_a_region() -> None:
+    base = {"AGENTOS_LLM_CONFIG": "/dev/null/absent.toml", "AWS_ACCESS_KEY_ID": "AKIDTESTONLY0000",
+            "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE":
+            "/dev/null"}
+    assert "bedrock" not in AIModelProviderManager.from_env(env=base).providers
+    with_region = AIModelProviderManager.from_env(env={**base, "AWS_REGION": "eu-west-1"})
+    assert "bedrock" in with_region.providers

@@ -69,8 +69,9 @@ class AnthropicProvider(IProvider):
         Capability.STRUCTURED_OUTPUT, Capability.LIST_MODELS, Capability.REASONING,
     })
     no_embeddings_hint: ClassVar[str] = (
-        "; Anthropic recommends Voyage AI (https://docs.voyageai.com) for embeddings, or use another "
-        "provider's embed()")
+        "; Anthropic recommends Voyage AI for embeddings: use the `voyage` provider, e.g. "
+        "create_provider(\"voyage\").embed(\"voyage-3.5\", texts) or manager.embed(\"voyage/voyage-3.5\", texts), "
+        "with VOYAGE_API_KEY set (or another provider's embed())")
 
     # ------------------------------------------------------------------ clients
 
