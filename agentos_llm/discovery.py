@@ -10,15 +10,14 @@ Probing is deliberately small and strict, because it runs against whatever liste
 - every probe concurrent, each request bounded (connect and read together), the whole run bounded;
 - every answer capped in size, read incrementally and dropped past the cap.
 
-It speaks HTTP/1.1 over `asyncio` streams itself rather than through a vendor SDK or an HTTP client
-library: nothing heavy is imported to find out whether a port answers, a hung server is cancelled
-cleanly (a thread blocked in `urllib` cannot be), and the size cap applies while reading.
+It speaks HTTP/1.1 over `asyncio` streams (`agentos_llm.small_http`) rather than through a vendor SDK
+or an HTTP client library: nothing heavy is imported to find out whether a port answers, a hung server
+is cancelled cleanly (a thread blocked in `urllib` cannot be), and the size cap applies while reading.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import ipaddress
 import json
 import os
@@ -30,6 +29,8 @@ from urllib.parse import urlsplit
 from .credentials import config_path, provider_config, resolve_credential
 from .defaults import PROVIDERS, ProviderSpec, get_spec
 from .errors import ConfigurationError
+from .small_http import HttpFailure as _ProbeError
+from .small_http import request
 from .types import ModelInfo
 
 if TYPE_CHECKING:
@@ -200,126 +201,14 @@ def _server_root(base_url: str) -> str:
     return root[:-3] if root.endswith("/v1") else root
 
 
-# ---------------------------------------------------------------------- HTTP over asyncio streams
+# ---------------------------------------------------------------------- HTTP (agentos_llm.small_http)
 
 
-class _ProbeError(Exception):
-    def __init__(self, reason: str, *, answered: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.answered = answered
-
-
-def _request_bytes(method: str, url: str, body: bytes | None, api_key: str | None) -> bytes:
-    parts = urlsplit(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}",
-             "Accept: application/json", "Connection: close", "User-Agent: agentos-llm-discover"]
-    if api_key and not any(c in api_key for c in "\r\n"):
-        lines.append(f"Authorization: Bearer {api_key}")
-    if body is not None:
-        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-
-
-def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
-    """Status code and lower-cased headers of an HTTP response head."""
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    version, _, rest = status_line.partition(" ")
-    code = rest[:3]
-    if not version.startswith("HTTP/") or not code.isdigit():
-        raise _ProbeError("not an HTTP server", answered=True)
-    headers: dict[str, str] = {}
-    for line in header_lines:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return int(code), headers
-
-
-def _os_reason(exc: OSError) -> str:
-    if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
-        return "connection refused"
-    return exc.strerror or str(exc) or type(exc).__name__
-
-
-def _too_large(max_bytes: int) -> _ProbeError:
-    return _ProbeError(f"answer larger than {max_bytes} bytes: skipped", answered=True)
-
-
-async def _read_body(reader: asyncio.StreamReader, headers: Mapping[str, str], max_bytes: int) -> bytes:
-    """The body, never holding more than `max_bytes` of it."""
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                return b"".join(parts)
-            total += size
-            if total > max_bytes:
-                raise _too_large(max_bytes)
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)  # the CRLF after each chunk
-    length = headers.get("content-length")
-    if length is not None and length.isdigit():
-        if int(length) > max_bytes:
-            raise _too_large(max_bytes)
-        return await reader.readexactly(int(length))
-    buf = bytearray()
-    while chunk := await reader.read(65536):
-        buf += chunk
-        if len(buf) > max_bytes:
-            raise _too_large(max_bytes)
-    return bytes(buf)
-
-
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes,
-                    max_bytes: int) -> tuple[int, bytes]:
-    writer.write(request)
-    await writer.drain()
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")  # bounded by the reader's 64 KiB line limit
-        status, headers = _parse_head(head)
-        return status, await _read_body(reader, headers, max_bytes)
-    except asyncio.IncompleteReadError:
-        raise _ProbeError("the connection closed before a whole answer", answered=True) from None
-    except (asyncio.LimitOverrunError, ValueError):
-        raise _ProbeError("not a well-formed HTTP answer", answered=True) from None
-
-
-async def _http(method: str, url: str, body: bytes | None, api_key: str | None, timeout: float,
-                max_bytes: int) -> tuple[int, bytes]:
-    """One request; `timeout` bounds connecting and reading together."""
-    parts = urlsplit(url)
-    https = parts.scheme == "https"
-    host = parts.hostname or ""
-    port = parts.port or (443 if https else 80)
-    ssl_context: Any = None
-    if https:
-        import ssl  # only when a configured server asks for it
-
-        ssl_context = ssl.create_default_context()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=ssl_context), timeout)
-    except asyncio.TimeoutError:
-        raise _ProbeError(f"no connection within {timeout:g} s", answered=False) from None
-    except OSError as exc:
-        raise _ProbeError(f"unreachable ({_os_reason(exc)})", answered=False) from None
-    try:
-        remaining = max(0.01, timeout - (loop.time() - started))
-        return await asyncio.wait_for(_exchange(reader, writer, _request_bytes(method, url, body, api_key),
-                                                max_bytes), remaining)
-    except asyncio.TimeoutError:
-        raise _ProbeError(f"accepted the connection but gave no whole answer within {timeout:g} s",
-                          answered=True) from None
-    except OSError as exc:
-        raise _ProbeError(f"the connection failed ({_os_reason(exc)})", answered=True) from None
-    finally:
-        # Not awaiting wait_closed: a hung peer must not hold the probe past its bound.
-        writer.close()
+def _auth_headers(api_key: str | None) -> dict[str, str]:
+    headers = {"User-Agent": "agentos-llm-discover"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
 
 
 @dataclass(frozen=True)
@@ -332,8 +221,10 @@ class _Fetch:
 
     async def json(self, url: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        status, raw = await _http("GET" if body is None else "POST", url, data, self.target.api_key,
-                                  self.timeout, self.max_bytes)
+        answer = await request("GET" if body is None else "POST", url, body=data,
+                               headers=_auth_headers(self.target.api_key), timeout=self.timeout,
+                               max_bytes=self.max_bytes)
+        status, raw = answer.status, answer.body
         path = urlsplit(url).path
         if status in (401, 403):
             spec = self.target.spec
