@@ -10,11 +10,13 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-__all__ = ["EFFORT_ORDER", "REASONING_CONTROLS", "ModelTraits", "traits_for"]
+__all__ = ["CACHE_FIELDS", "EFFORT_ORDER", "REASONING_CONTROLS", "REQUEST_DIALECTS", "ModelTraits", "traits_for"]
 
 EFFORT_ORDER = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 """Reasoning efforts (and Gemini thinking levels), least first: "nearest supported" is measured on it."""
 REASONING_CONTROLS = frozenset({"effort", "budget", "level", "adaptive"})
+REQUEST_DIALECTS = frozenset({None, "anthropic", "nova", "openai"})
+CACHE_FIELDS = frozenset({"system", "messages", "tools"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,17 @@ class ModelTraits:
     """Takes system instructions; otherwise they are folded into the first user turn."""
     tool_name: str | None = None
     """The pattern a function tool's name must match on the model's API (None: not checked)."""
+    request_dialect: str | None = None
+    """The vendor fields a host's common API forwards to the model (Bedrock `additionalModelRequestFields`):
+    "anthropic" (`thinking`, `top_k`; signed reasoning goes back in the history), "nova" (`reasoningConfig`,
+    `inferenceConfig.topK`) or "openai" (`reasoning_effort`); None: none are known."""
+    cache_fields: frozenset[str] = frozenset()
+    """Where the model takes prompt-cache checkpoints (Bedrock `cachePoint` blocks): any of "system",
+    "messages" and "tools"; empty: it caches nothing on request."""
+    tool_choice: bool = True
+    """Takes a tool choice that forces a call ("required" or a named tool); otherwise only "auto"."""
+    unbounded_efforts: tuple[str, ...] = ()
+    """Reasoning efforts at which the model refuses an output limit (Nova 2 at "high": no `maxTokens`)."""
 
     def __post_init__(self) -> None:
         if self.reasoning_control not in REASONING_CONTROLS:
@@ -79,6 +92,12 @@ class ModelTraits:
                 raise ValueError(f"budget_range {self.budget_range!r} is not a range of positive budgets")
         if self.tool_name is not None:
             re.compile(self.tool_name)
+        if self.request_dialect not in REQUEST_DIALECTS:
+            raise ValueError(f"unknown request_dialect {self.request_dialect!r}")
+        if not self.cache_fields <= CACHE_FIELDS:
+            raise ValueError(f"cache_fields {sorted(self.cache_fields)!r} must be among {sorted(CACHE_FIELDS)}")
+        if any(e not in EFFORT_ORDER for e in self.unbounded_efforts):
+            raise ValueError(f"unbounded_efforts {self.unbounded_efforts!r} must be known efforts")
 
 
 # ---------------------------------------------------------------------- OpenAI
@@ -198,9 +217,97 @@ _GEMINI_RULES: tuple[tuple[str, ModelTraits], ...] = (
 # Documents travel as the request's `documents` (text), not as content parts of a PDF.
 _COHERE = ModelTraits(vision=False, max_stop=5, reasoning_control="budget", documents=True)
 _COHERE_RULES: tuple[tuple[str, ModelTraits], ...] = (
-    (r"^command-a-vision", replace(_COHERE, vision=True, tools=False)),
+    # Aya Vision (https://docs.cohere.com/docs/aya-vision) takes images and, like Command A Vision, no tools.
+    (r"^(command-a-vision|(c4ai-)?aya-vision)", replace(_COHERE, vision=True, tools=False)),
     (r"^command-a-reasoning", replace(_COHERE, reasoning=True, budget_range=(1, None))),
+    # `tool_choice` "is only compatible with models Command-r7b and newer" (v2 chat reference): not the
+    # Command R / R+ models before it.
+    (r"^command-r(-plus)?(-0[48]-2024)?$", replace(_COHERE, tool_choice=False)),
     (r"", _COHERE),
+)
+
+# ---------------------------------------------------------------------- AWS Bedrock (Converse API)
+
+# Model ids may carry a cross-region inference profile's geo prefix ("us.anthropic...", "global.amazon..."),
+# https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html; an application inference
+# profile's ARN ends in an opaque id and gets the defaults.
+_GEO = r"^(?:(?:us|eu|apac|au|ca|jp|us-gov|global)\.)?"
+# Tool names: botocore's bedrock-runtime service model, `ToolName` (pattern [a-zA-Z0-9_-]+, 1 to 64 characters).
+# Capabilities per family: "Supported models and model features",
+# https://docs.aws.amazon.com/bedrock/latest/userguide/conversation-inference-supported-models-features.html
+# (system prompts, document chat, vision, tool use). `toolChoice` any/tool: "only supported by Anthropic Claude 3
+# models, Mistral AI Mistral Large and Amazon Nova" (API_runtime_ToolChoice.html). Structured outputs
+# (`outputConfig.textFormat`, https://docs.aws.amazon.com/bedrock/latest/userguide/structured-output.html): Claude
+# Haiku/Sonnet/Opus 4.5 and later, and select Qwen, DeepSeek, Mistral, Gemma, Nemotron, MiniMax, Kimi, gpt-oss
+# and GLM models; the defaults take none (a structured call then forces a tool or asks in the prompt).
+_BEDROCK = ModelTraits(tool_name=r"^[a-zA-Z0-9_-]{1,64}$", json_schema=False)
+_NO_FORCED = replace(_BEDROCK, tool_choice=False)
+_OPEN_WEIGHTS = replace(_NO_FORCED, vision=False, json_schema=True)
+_ALWAYS_REASONS = replace(_OPEN_WEIGHTS, reasoning=True, efforts=(), thinking_off=False)
+# Prompt caching, https://docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html: Claude 3.5 Haiku,
+# 3.7 Sonnet and the Claude 4 models cache system, messages and tools; Nova caches system and messages.
+_CACHE_ALL = frozenset({"system", "messages", "tools"})
+_CACHE_NOVA = frozenset({"system", "messages"})
+# Nova, https://docs.aws.amazon.com/nova/latest/userguide/using-converse-api.html; Nova 2 extended thinking,
+# https://docs.aws.amazon.com/nova/latest/nova2-userguide/extended-thinking.html: `reasoningConfig: {type:
+# "enabled", maxReasoningEffort: low|medium|high}`, off by default; at "high" `maxTokens` must be left unset.
+_NOVA = replace(_BEDROCK, request_dialect="nova", cache_fields=_CACHE_NOVA)
+_NOVA_2 = replace(_NOVA, reasoning=True, efforts=("low", "medium", "high"), unbounded_efforts=("high",))
+# gpt-oss, https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-openai.html: text only,
+# `reasoning_effort` low/medium/high (it always reasons).
+_GPT_OSS = replace(_OPEN_WEIGHTS, tool_choice=True, reasoning=True, request_dialect="openai",
+                   efforts=("low", "medium", "high"), thinking_off=False)
+
+
+def _claude_on_bedrock(traits: ModelTraits, cache_fields: frozenset[str]) -> ModelTraits:
+    """A Claude model's traits, as Bedrock serves it (Anthropic fields in `additionalModelRequestFields`)."""
+    return replace(traits, request_dialect="anthropic", tool_choice=True, cache_fields=cache_fields)
+
+
+def _bedrock_claude(pattern: str) -> str:
+    """An Anthropic rule's pattern for Bedrock's ids: `anthropic.` prefix, optional `-v1:0` version suffix."""
+    body = pattern[1:] if pattern.startswith("^") else pattern
+    if body.endswith("$"):
+        body = body[:-1] + r"(-v\d+(:\d+)?)?$"
+    return _GEO + r"anthropic\." + body
+
+
+_BEDROCK_RULES: tuple[tuple[str, ModelTraits], ...] = (
+    # Claude on Bedrock is the same model as on Anthropic's API: its rules, Bedrock's tool names and caching.
+    (_GEO + r"anthropic\.claude-(v\d|instant)",
+     _claude_on_bedrock(replace(_CLAUDE, tools=False, vision=False, json_schema=False), frozenset())),
+    (_GEO + r"anthropic\.claude-3-5-haiku",
+     _claude_on_bedrock(replace(_CLAUDE, vision=False, json_schema=False), _CACHE_ALL)),
+    (_GEO + r"anthropic\.claude-opus-4-1", _claude_on_bedrock(replace(_CLAUDE_4, json_schema=False), _CACHE_ALL)),
+    # Claude 3.7 and later (the thinking models) cache; Claude 3 and 3.5 Sonnet do not (3.5 Haiku: above).
+    *((_bedrock_claude(p), _claude_on_bedrock(t, _CACHE_ALL if t.reasoning else frozenset()))
+      for p, t in _ANTHROPIC_RULES),
+    (_GEO + r"amazon\.nova-2-", _NOVA_2),
+    (_GEO + r"amazon\.nova-micro", replace(_NOVA, vision=False, documents=False)),
+    (_GEO + r"amazon\.nova-", _NOVA),
+    (_GEO + r"amazon\.titan-text-premier", replace(_NO_FORCED, system_prompt=False, tools=False, vision=False,
+                                                   documents=False)),
+    (_GEO + r"amazon\.titan-", replace(_NO_FORCED, system_prompt=False, tools=False, vision=False)),
+    (_GEO + r"meta\.llama3-2-(1|3)b", replace(_NO_FORCED, tools=False, vision=False)),
+    (_GEO + r"meta\.llama(3-2-|4)", _NO_FORCED),
+    (_GEO + r"meta\.llama3-[13]-", replace(_NO_FORCED, vision=False)),
+    (_GEO + r"meta\.llama", replace(_NO_FORCED, tools=False, vision=False)),
+    (_GEO + r"mistral\.(mistral-7b|mixtral)", replace(_NO_FORCED, system_prompt=False, tools=False, vision=False)),
+    (_GEO + r"mistral\.mistral-small-2402", replace(_NO_FORCED, vision=False, documents=False)),
+    (_GEO + r"mistral\.mistral-large-24", replace(_BEDROCK, vision=False)),
+    (_GEO + r"mistral\.pixtral", _NO_FORCED),
+    (_GEO + r"mistral\.", replace(_NO_FORCED, json_schema=True)),
+    (_GEO + r"deepseek\.r1", replace(_ALWAYS_REASONS, tools=False, json_schema=False)),
+    (_GEO + r"deepseek\.", _OPEN_WEIGHTS),
+    (_GEO + r"openai\.gpt-oss", _GPT_OSS),
+    (_GEO + r"(moonshot(ai)?\.kimi-k2-thinking|minimax\.)", _ALWAYS_REASONS),
+    (_GEO + r"qwen\.qwen3-vl", replace(_OPEN_WEIGHTS, vision=True)),
+    (_GEO + r"(qwen|moonshot(ai)?|nvidia|zai)\.", _OPEN_WEIGHTS),
+    (_GEO + r"google\.gemma", replace(_OPEN_WEIGHTS, vision=True)),
+    (_GEO + r"cohere\.command-r", replace(_NO_FORCED, vision=False)),
+    (_GEO + r"ai21\.jamba-instruct", replace(_NO_FORCED, tools=False, vision=False, documents=False)),
+    (_GEO + r"(ai21|writer)\.", replace(_NO_FORCED, vision=False)),
+    (r"", _BEDROCK),
 )
 
 # (provider family, model pattern, traits); the first match wins, family "*" matches any.
@@ -209,6 +316,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], ModelTraits], ...] = (
     *(("anthropic", re.compile(p), t) for p, t in _ANTHROPIC_RULES),
     *(("gemini", re.compile(p), t) for p, t in _GEMINI_RULES),
     *(("cohere", re.compile(p), t) for p, t in _COHERE_RULES),
+    *(("bedrock", re.compile(p), t) for p, t in _BEDROCK_RULES),
     ("*", re.compile(r""), ModelTraits()),
 )
 
