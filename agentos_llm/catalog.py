@@ -192,6 +192,14 @@ class ModelListCache:
             entry = self._fresh(key)
         return entry is not None and model in entry.ids
 
+    def find(self, key: ListingKey, model: str) -> ModelInfo | None:
+        """A fresh listing's entry for `model`, shared and not copied (pricing asks this): do not change it."""
+        with self._lock:
+            entry = self._fresh(key)
+        if entry is None or model not in entry.ids:
+            return None
+        return next((m for m in entry.models if m.id == model), None)
+
     def put(self, key: ListingKey, models: Iterable[ModelInfo]) -> None:
         """Stores a listing (copies of the models: callers may change theirs)."""
         stored = tuple(m.model_copy() for m in models)

@@ -199,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     chat.add_argument("--stream", action="store_true", help="print the answer as it streams")
     chat.set_defaults(fn=_chat)
     sub.add_parser("demo", help="run everything offline against the built-in emulator").set_defaults(fn=_demo)
+    from .cli_usage import add_usage_parser
+    add_usage_parser(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.fn(args))

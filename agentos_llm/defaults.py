@@ -57,6 +57,9 @@ class ProviderSpec:
     """The API a provider of this row uses unless `api=` picks another (default: the first of `apis`)."""
     host: str | None = None
     """For an alias row (e.g. `openai-responses`): the host whose catalog, config and traits it shares."""
+    quota: str | None = None
+    """The quota preset of the host (`agentos_llm.quota_presets`): where `get_quota()` asks what the key
+    may still spend. None: no endpoint, unless the config file names one."""
 
     def __post_init__(self) -> None:
         where = f"host row {self.id!r}"
@@ -120,23 +123,23 @@ def _compatible(id: str, label: str, key_env: tuple[str, ...], base_url: str, de
                 base_url_env: str | None = None, cheap_model: str | None = None,
                 embedding_model: str | None = None, docs_url: str = "", key_required: bool = True,
                 detect_env: tuple[str, ...] = (), wire: Mapping[str, object] | None = None,
-                apis: tuple[str, ...] = _CHAT) -> ProviderSpec:
+                apis: tuple[str, ...] = _CHAT, quota: str | None = None) -> ProviderSpec:
     return ProviderSpec(
         id=id, label=label, key_env=key_env, apis=apis,
         base_url_env=base_url_env or f"{id.upper().replace('-', '_')}_BASE_URL", base_url=base_url,
         default_model=default_model, cheap_model=cheap_model, embedding_model=embedding_model,
         docs_url=docs_url, key_required=key_required, detect_env=detect_env,
-        wire={**_COMPATIBLE_WIRE, **(wire or {})},
+        wire={**_COMPATIBLE_WIRE, **(wire or {})}, quota=quota,
     )
 
 
 def _local(id: str, label: str, base_url: str, docs_url: str, wire: Mapping[str, object] | None = None,
-           apis: tuple[str, ...] = _CHAT) -> ProviderSpec:
+           apis: tuple[str, ...] = _CHAT, quota: str | None = None) -> ProviderSpec:
     """A self-hosted server: no key needed, found by its `*_BASE_URL` env var, models from its listing."""
     prefix = id.upper().replace("-", "_")
     return _compatible(id, label, (f"{prefix}_API_KEY",), base_url, "", key_required=False,
                        detect_env=(f"{prefix}_BASE_URL",), docs_url=docs_url, wire={**_LOCAL_WIRE, **(wire or {})},
-                       apis=apis)
+                       apis=apis, quota=quota)
 
 
 _OPENAI = ProviderSpec(
@@ -179,7 +182,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
                             "provider_routing": {"body": "provider"},
                         },
                     },
-                    apis=_CHAT_AND_RESPONSES),
+                    apis=_CHAT_AND_RESPONSES, quota="openrouter"),
         _compatible("groq", "Groq", ("GROQ_API_KEY",), "https://api.groq.com/openai/v1",
                     "llama-3.3-70b-versatile", cheap_model="llama-3.1-8b-instant",
                     docs_url="https://console.groq.com/docs/api-reference",
@@ -207,7 +210,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
                     docs_url="https://api-docs.deepseek.com/",
                     # JSON output is json_object only; reasoning arrives as `reasoning_content`.
                     wire={"json_schema": False, "parallel_tool_calls": False},
-                    apis=_CHAT_AND_RESPONSES),
+                    apis=_CHAT_AND_RESPONSES, quota="deepseek"),
         _compatible("ollama", "Ollama", ("OLLAMA_API_KEY",), "http://localhost:11434/v1", "llama3.2",
                     embedding_model="nomic-embed-text", key_required=False, detect_env=("OLLAMA_BASE_URL",),
                     docs_url="https://github.com/ollama/ollama/blob/main/docs/openai.md",
@@ -232,7 +235,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         _local("llamacpp", "llama.cpp server", "http://localhost:8080/v1",
                "https://github.com/ggml-org/llama.cpp/tree/master/tools/server"),
         _local("litellm", "LiteLLM proxy", "http://localhost:4000/v1", "https://docs.litellm.ai/docs/proxy/user_keys",
-               apis=_CHAT_AND_RESPONSES),
+               apis=_CHAT_AND_RESPONSES, quota="litellm"),
         ProviderSpec(
             id="cohere", label="Cohere", apis=("cohere-chat",),
             key_env=("COHERE_API_KEY", "CO_API_KEY"), base_url_env="COHERE_BASE_URL", base_url="https://api.cohere.com",

@@ -18,6 +18,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "AuthenticationError",
+    "BudgetExceededError",
     "ConfigurationError",
     "ContentFilterError",
     "ContextLengthExceededError",
@@ -122,6 +123,25 @@ class RateLimitError(ProviderError):
 
 class QuotaExceededError(ProviderError):
     """Out of credits or quota (402, insufficient_quota): retrying will not help."""
+
+
+class BudgetExceededError(QuotaExceededError):
+    """A usage-ledger `Budget` would be exceeded: raised before anything is sent.
+
+    `limit` and `spent` are in `unit` ("usd" or "tokens"); `spent` is what the ledger counted before
+    this call (committed rows, plus this process's finished and in-flight calls); `resets_at` (epoch
+    seconds) is when a per-day or per-month budget starts over (None for a budget without a period).
+    """
+
+    def __init__(self, message: str, *, provider: str | None = None, budget: str | None = None,
+                 unit: str | None = None, limit: float | None = None, spent: float | None = None,
+                 resets_at: float | None = None) -> None:
+        super().__init__(message, provider=provider, code="budget_exceeded")
+        self.budget = budget
+        self.unit = unit
+        self.limit = limit
+        self.spent = spent
+        self.resets_at = resets_at
 
 
 class InvalidRequestError(ProviderError):

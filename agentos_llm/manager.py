@@ -43,6 +43,8 @@ from .types import (
 
 if TYPE_CHECKING:
     from .discovery import Discovery
+    from .ledger import Budget, UsageLedger
+    from .quota import QuotaSnapshot
 
 __all__ = ["AIModelProviderManager", "Route"]
 
@@ -66,9 +68,14 @@ class Route:
 class AIModelProviderManager:
     """Holds providers and routes model ids to them."""
 
-    def __init__(self, providers: Iterable[IProvider] = (), *, default: str | None = None) -> None:
+    def __init__(self, providers: Iterable[IProvider] = (), *, default: str | None = None,
+                 ledger: UsageLedger | None = None, budgets: Iterable[Budget] | None = None) -> None:
         self._providers: dict[str, IProvider] = {}
         self._reasons: dict[str, str] = {}
+        self.ledger: UsageLedger | None = None
+        """The usage ledger every provider records to (`attach_ledger`)."""
+        if ledger is not None:
+            self.attach_ledger(ledger, budgets=budgets)
         self.skipped: dict[str, str] = {}
         """Providers auto-detect saw but could not build, with the reason."""
         for p in providers:
@@ -170,6 +177,19 @@ class AIModelProviderManager:
         """Adds (or replaces) a provider under its `provider_id`."""
         self._providers[provider.provider_id] = provider
         self._reasons[provider.provider_id] = reason
+        if self.ledger is not None:
+            provider.usage_ledger = self.ledger
+
+    def attach_ledger(self, ledger: UsageLedger | None, *, budgets: Iterable[Budget] | None = None) -> None:
+        """Records every call of every provider, registered now or later, in `ledger` (None detaches);
+        `budgets` replace the ledger's budgets (see `agentos_llm.ledger`)."""
+        if budgets is not None:
+            if ledger is None:
+                raise ConfigurationError("budgets need a ledger: attach_ledger(UsageLedger(...), budgets=[...])")
+            ledger.set_budgets(budgets)
+        self.ledger = ledger
+        for provider in self._providers.values():
+            provider.usage_ledger = ledger
 
     def unregister(self, provider_id: str) -> IProvider:
         """Removes a provider and returns it (the caller closes it)."""
@@ -463,6 +483,20 @@ class AIModelProviderManager:
         """`get_model_info`, blocking."""
         route = self.resolve(model)
         return route.provider.get_model_info_sync(route.model)
+
+    async def quotas(self, *, timeout: float = 10.0) -> list[QuotaSnapshot]:
+        """Every registered provider's quota snapshot (`IProvider.get_quota`), asked concurrently, each within
+        `timeout` seconds: one row per provider in registration order, never an exception; a provider with
+        nothing to ask answers status "unsupported", one that fails or hangs status "error"."""
+        from .quota_fetch import gather_quotas
+
+        return await gather_quotas(list(self._providers.values()), timeout=timeout)
+
+    def quotas_sync(self, *, timeout: float = 10.0) -> list[QuotaSnapshot]:
+        """`quotas`, blocking."""
+        from .sync_bridge import run_sync
+
+        return run_sync(self.quotas(timeout=timeout))
 
     async def aclose(self) -> None:
         """Closes every registered provider."""

@@ -15,11 +15,11 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
 
 from pydantic import SecretStr
 
-from .catalog import MODEL_LISTS, ModelListCache, catalog_entry, catalog_models, cost_usd, listing_key, model_traits
+from .catalog import MODEL_LISTS, ModelListCache, catalog_entry, catalog_models, listing_key, model_traits
 from .credentials import resolve_base_url, resolve_credential
 from .defaults import ProviderSpec, get_spec
 from .errors import (
@@ -35,6 +35,7 @@ from .errors import (
 )
 from .model_traits import ModelTraits
 from .options import EmbedOptions, GenerateOptions, parse_options
+from .pricing import price_usage
 from .retry import RetryPolicy
 from .structured import StructuredMode, StructuredPlan
 from .token_estimate import estimate_tokens
@@ -55,8 +56,14 @@ from .types import (
     TextPart,
     TokenCount,
     Usage,
+    UsageEvent,
     coerce_messages,
 )
+
+if TYPE_CHECKING:
+    from .ledger import UsageLedger
+    from .quota import QuotaSnapshot
+    from .quota_fetch import QuotaSettings
 
 __all__ = ["Call", "Capability", "IProvider", "StreamAssembler"]
 
@@ -181,6 +188,8 @@ class IProvider(ABC):
     """Where to turn instead, said when `embed` is called on a provider without embeddings."""
     models_cache: ModelListCache = MODEL_LISTS
     """Where live model listings are kept (per credential, with a TTL); the process-wide cache by default."""
+    usage_ledger: UsageLedger | None = None
+    """Where each call is recorded and budgets are checked (`agentos_llm.ledger`); None records nothing."""
 
     def __init__(
         self,
@@ -414,11 +423,20 @@ class IProvider(ABC):
                                          provider=self.provider_id) from exc
 
     def _finish(self, response: CompletionResponse) -> CompletionResponse:
-        usage = response.usage
-        if usage.cost_usd is None:
-            usage.cost_usd = cost_usd(catalog_entry(self.catalog_key, response.model), usage)
+        self._price(response.usage, response.model)
         response.api = self.api or None
         return response
+
+    def _price(self, usage: Usage, model: str) -> None:
+        """Fills `usage.cost_usd` and `usage.cost_source` (the order is `agentos_llm.pricing`'s)."""
+        price_usage(self, usage, model)
+
+    def _priced(self, events: Sequence[StreamEvent], model: str) -> Sequence[StreamEvent]:
+        """Stream events with the cost on a `usage` event, as `done` will carry it."""
+        for event in events:
+            if type(event) is UsageEvent:
+                self._price(event.usage, model)
+        return events
 
     def _headers(self, options: GenerateOptions, call: Call | None = None) -> Mapping[str, str] | None:
         """Per-request headers: the caller's `extra_headers` (a provider adds what a call's content needs)."""
@@ -472,6 +490,7 @@ class IProvider(ABC):
             found.models_cache = self.models_cache
             found._adopt_transport(self)
             self._siblings[api_id] = found
+        found.usage_ledger = self.usage_ledger
         return found
 
     # ------------------------------------------------------------------ generate
@@ -527,7 +546,9 @@ class IProvider(ABC):
         """Whether a whole call must travel as a stream (and be assembled), e.g. a very long answer."""
         return False
 
-    def _generate_call(self, call: Call) -> CompletionResponse:
+    def _generate_call(self, call: Call, metered: bool = False) -> CompletionResponse:
+        if self.usage_ledger is not None and not metered:
+            return self.usage_ledger.run(self, "chat", call.model, call, lambda: self._generate_call(call, True))
         if self._whole_via_stream(call):
             return _done_response(self._stream_call(replace(call, stream=True)))
         request = self._build_request(call)
@@ -535,7 +556,10 @@ class IProvider(ABC):
         payload = self._policy(call.options).call(lambda t: self._send_guarded("chat", request, t, headers))
         return self._finish(self._parse(lambda: self._parse_response(payload, call)))
 
-    async def _agenerate_call(self, call: Call) -> CompletionResponse:
+    async def _agenerate_call(self, call: Call, metered: bool = False) -> CompletionResponse:
+        if self.usage_ledger is not None and not metered:
+            return await self.usage_ledger.arun(self, "chat", call.model, call,
+                                                lambda: self._agenerate_call(call, True))
         if self._whole_via_stream(call):
             events = self._astream_call(replace(call, stream=True))
             try:
@@ -565,6 +589,8 @@ class IProvider(ABC):
         if serving is not self:
             return serving.stream(model, messages, **options)
         call = self._make_call(model, messages, options, stream=True)
+        if self.usage_ledger is not None:
+            return AsyncEventStream(self.usage_ledger.ameter_stream(self, call, self._astream_call(call)))
         return AsyncEventStream(self._astream_call(call))
 
     def stream_sync(self, model: str | None, messages: Messages, **options: Any) -> EventStream:
@@ -573,6 +599,8 @@ class IProvider(ABC):
         if serving is not self:
             return serving.stream_sync(model, messages, **options)
         call = self._make_call(model, messages, options, stream=True)
+        if self.usage_ledger is not None:
+            return EventStream(self.usage_ledger.meter_stream(self, call, self._stream_call(call)))
         return EventStream(self._stream_call(call))
 
     def _stream_call(self, call: Call) -> Iterator[StreamEvent]:
@@ -594,11 +622,11 @@ class IProvider(ABC):
 
         chunks, assembler, first = self._policy(call.options).call(open_first)
         try:
-            yield from first
+            yield from self._priced(first, call.model)
             for chunk in chunks:
-                yield from assembler.feed(chunk)
+                yield from self._priced(assembler.feed(chunk), call.model)
             tail, response = self._parse(assembler.finish)
-            yield from tail
+            yield from self._priced(tail, response.model)
             yield DoneEvent(response=self._finish(response))
         except Exception as exc:
             self._reraise(exc)
@@ -629,13 +657,13 @@ class IProvider(ABC):
 
         chunks, assembler, first = await self._policy(call.options).acall(open_first)
         try:
-            for event in first:
+            for event in self._priced(first, call.model):
                 yield event
             async for chunk in chunks:
-                for event in assembler.feed(chunk):
+                for event in self._priced(assembler.feed(chunk), call.model):
                     yield event
             tail, response = self._parse(assembler.finish)
-            for event in tail:
+            for event in self._priced(tail, response.model):
                 yield event
             yield DoneEvent(response=self._finish(response))
         except Exception as exc:
@@ -729,8 +757,7 @@ class IProvider(ABC):
         for p in parts[1:]:
             usage = usage + p.usage
         served = parts[0].model or model
-        if usage.cost_usd is None:
-            usage.cost_usd = cost_usd(catalog_entry(self.catalog_key, served), usage)
+        self._price(usage, served)
         return EmbeddingResponse(vectors=[v for p in parts for v in p.vectors], model=served,
                                  provider=self.provider_id, usage=usage)
 
@@ -748,15 +775,23 @@ class IProvider(ABC):
             payload = await self.retry_policy.acall(lambda t: self._asend_guarded("embed", request, t, None))
             return self._parse(lambda: self._parse_embeddings(payload, model, len(batch)))
 
-        parts: list[EmbeddingResponse] = []
-        for start in range(0, len(batches), 4):  # a few batches at a time, in order
-            parts.extend(await asyncio.gather(*(one(b) for b in batches[start:start + 4])))
-        return self._embed_result(model, parts)
+        async def all_batches() -> EmbeddingResponse:
+            parts: list[EmbeddingResponse] = []
+            for start in range(0, len(batches), 4):  # a few batches at a time, in order
+                parts.extend(await asyncio.gather(*(one(b) for b in batches[start:start + 4])))
+            return self._embed_result(model, parts)
+
+        if self.usage_ledger is not None:
+            return await self.usage_ledger.arun(self, "embed", model, batches, all_batches)
+        return await all_batches()
 
     def embed_sync(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
                    input_type: str | None = None) -> EmbeddingResponse:
         """`embed`, blocking."""
         model, batches, options = self._embed_plan(model, texts, dimensions, input_type)
+        if self.usage_ledger is not None:
+            return self.usage_ledger.run(self, "embed", model, batches, lambda: self._embed_result(
+                model, [self._embed_batch_sync(model, b, options) for b in batches]))
         return self._embed_result(model, [self._embed_batch_sync(model, b, options) for b in batches])
 
     def _embed_batch_sync(self, model: str, batch: list[str], options: EmbedOptions) -> EmbeddingResponse:
@@ -788,21 +823,32 @@ class IProvider(ABC):
     def _rerank_result(self, payload: Any, model: str, docs: list[str]) -> RerankResponse:
         result = self._parse(lambda: self._parse_rerank(payload, model, docs))
         result.provider = self.provider_id
-        if result.usage.cost_usd is None and result.usage.input_tokens:
-            result.usage.cost_usd = cost_usd(catalog_entry(self.catalog_key, result.model), result.usage)
+        if result.usage.input_tokens or result.usage.cost_usd is not None:
+            self._price(result.usage, result.model)
+        else:
+            result.usage.cost_source = "none"  # billed per search unit (Cohere): no token price applies
         return result
 
     async def rerank(self, model: str | None, query: str, documents: Sequence[str], *,
                      top_n: int | None = None) -> RerankResponse:
         """`documents` ranked by relevance to `query`, most relevant first; `top_n` keeps only the best."""
         model, docs, request = self._rerank_plan(model, query, documents, top_n)
-        payload = await self.retry_policy.acall(lambda t: self._asend_guarded("rerank", request, t, None))
-        return self._rerank_result(payload, model, docs)
+
+        async def send() -> RerankResponse:
+            payload = await self.retry_policy.acall(lambda t: self._asend_guarded("rerank", request, t, None))
+            return self._rerank_result(payload, model, docs)
+
+        if self.usage_ledger is not None:
+            return await self.usage_ledger.arun(self, "rerank", model, (query, docs), send)
+        return await send()
 
     def rerank_sync(self, model: str | None, query: str, documents: Sequence[str], *,
                     top_n: int | None = None) -> RerankResponse:
         """`rerank`, blocking."""
         model, docs, request = self._rerank_plan(model, query, documents, top_n)
+        if self.usage_ledger is not None:
+            return self.usage_ledger.run(self, "rerank", model, (query, docs), lambda: self._rerank_result(
+                self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, None)), model, docs))
         payload = self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, None))
         return self._rerank_result(payload, model, docs)
 
@@ -911,6 +957,23 @@ class IProvider(ABC):
         except AgentOSLLMError as exc:
             return self._health(started, exc)
         return self._health(started, None)
+
+    async def get_quota(self, *, timeout: float | None = None,
+                        settings: QuotaSettings | Mapping[str, Any] | None = None) -> QuotaSnapshot:
+        """What this key may still spend: the host's quota endpoint (a preset, or the config file's
+        `[providers.<id>.quota]`) plus the rate limits of recent responses. Never raises: failures are the
+        snapshot's status ("unsupported", "unauthorized", "error") and message. See `agentos_llm.quota_fetch`.
+        """
+        from .quota_fetch import fetch_quota
+
+        return await fetch_quota(self, timeout=timeout, settings=settings)
+
+    def get_quota_sync(self, *, timeout: float | None = None,
+                       settings: QuotaSettings | Mapping[str, Any] | None = None) -> QuotaSnapshot:
+        """`get_quota`, blocking."""
+        from .quota_fetch import fetch_quota_sync
+
+        return fetch_quota_sync(self, timeout=timeout, settings=settings)
 
     def _health_timeout(self) -> float:
         return min(10.0, self.retry_policy.timeout or 10.0)

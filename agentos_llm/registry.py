@@ -16,6 +16,7 @@ from typing import Any
 from .apis import get_api, resolve_api
 from .defaults import PROVIDERS, ProviderSpec, get_spec
 from .errors import ConfigurationError, MissingDependencyError
+from .pricing import register_prices
 from .provider import EventStream, IProvider
 from .redaction import register_secret
 from .sync_bridge import iterate_sync, run_sync
@@ -194,13 +195,16 @@ def define_provider(
     label: str | None = None,
     config: Mapping[str, ConfigValue | Any] | None = None,
     overrides: Mapping[str, Override] | None = None,
+    prices: Mapping[str, Mapping[str, float]] | None = None,
 ) -> type[IProvider]:
     """Defines a named provider built on a base provider (an id or a class), and registers it.
 
     `config` maps constructor keys (api_key, base_url, default_model, ...) to `provider_env(...)` or
     `provider_value(...)`; keys it does not set keep the base's own env defaults. `overrides` replace
     generate, stream, list_models, get_model_info or supports_model with `fn(context, next)`, where
-    `next()` calls the base (await it in async overrides).
+    `next()` calls the base (await it in async overrides). `prices` gives USD per 1M tokens per model
+    (`{"my-model": {"input": 0.5, "output": 1.5, "cached": 0.05, "cache_write": 0.6}}`), used for models no
+    other price source knows (see docs/quota-and-cost.md).
     """
     if not name or "/" in name or ":" in name:
         raise ConfigurationError(f"a provider name cannot be empty or contain '/' or ':': {name!r}")
@@ -220,6 +224,7 @@ def define_provider(
     unknown = [k for k in values if k not in _CONSTRUCTOR_KEYS and k not in base_cls.config_keys]
     if unknown:
         raise ConfigurationError(f"unknown config key(s) for {name!r}: {', '.join(unknown)}")
+    register_prices(name, prices)  # validated here: a bad price fails the definition, not a later call
     key_envs = tuple(v.env for k, v in values.items() if k == "api_key" and v.env)
     base_url_env = next((v.env for k, v in values.items() if k == "base_url" and v.env), base_spec.base_url_env)
     api_key_value = values.get("api_key")

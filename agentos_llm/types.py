@@ -14,11 +14,14 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, model_validator
 
+from .rate_limits import RateLimits
+
 __all__ = [
     "AudioPart",
     "Citation",
     "CompletionResponse",
     "ContentPart",
+    "CostSource",
     "DocumentPart",
     "DoneEvent",
     "EmbeddingResponse",
@@ -391,6 +394,10 @@ class FinishReason(str, Enum):
         return self.value
 
 
+CostSource = Literal["provider", "genai-prices", "listing", "catalog", "config", "none", "mixed"]
+"""Where a cost came from (see `agentos_llm.pricing`); "mixed" is a sum of usages priced from different sources."""
+
+
 class Usage(BaseModel):
     """Token usage with one inclusive convention for every vendor.
 
@@ -405,6 +412,9 @@ class Usage(BaseModel):
     cache_write_input_tokens: int = 0
     reasoning_tokens: int = 0
     cost_usd: float | None = None
+    cost_source: CostSource | None = None
+    """Where `cost_usd` came from: "provider", "genai-prices", "listing", "catalog", "config" or "none"
+    (unknown); None until the usage is priced (by the provider class, after each call)."""
 
     @model_validator(mode="after")
     def _total(self) -> Usage:
@@ -423,7 +433,15 @@ class Usage(BaseModel):
             cache_write_input_tokens=self.cache_write_input_tokens + other.cache_write_input_tokens,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
             cost_usd=cost,
+            cost_source=_sum_source(self.cost_source, other.cost_source),
         )
+
+
+def _sum_source(a: CostSource | None, b: CostSource | None) -> CostSource | None:
+    """The source of a sum: the common one; an unpriced side (None) takes the other's; "mixed" otherwise."""
+    if a is None or a == b:
+        return b
+    return a if b is None else "mixed"
 
 
 class Citation(BaseModel):
@@ -487,6 +505,10 @@ class CompletionResponse(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     api: str | None = None
     """The wire API that served the call (e.g. "openai-chat", "openai-responses")."""
+    rate_limits: RateLimits | None = None
+    """The rate limits the response's headers stated (see `agentos_llm.rate_limits`), where it stated any."""
+    request_id: str | None = None
+    """The vendor's id of the request (from its response headers), to quote to its support."""
     raw: Any = Field(default=None, repr=False, exclude=True)
 
 

@@ -14,7 +14,8 @@ import pytest
 
 import agentos_llm
 
-HEAVY = ("openai", "anthropic", "google.genai", "httpx", "httpx2", "aiohttp")
+HEAVY = ("openai", "anthropic", "google.genai", "httpx", "httpx2", "aiohttp", "boto3", "botocore", "aiobotocore",
+         "cohere")
 
 _PROBE = """
 import json, sys
