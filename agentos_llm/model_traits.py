@@ -77,6 +77,9 @@ class ModelTraits:
     """Takes a tool choice that forces a call ("required" or a named tool); otherwise only "auto"."""
     unbounded_efforts: tuple[str, ...] = ()
     """Reasoning efforts at which the model refuses an output limit (Nova 2 at "high": no `maxTokens`)."""
+    system_tools: tuple[str, ...] = ()
+    """Tools the host runs for the model, by their wire name (Bedrock `systemTool`: Nova 2's "nova_grounding" and
+    "nova_code_interpreter"); empty: none."""
 
     def __post_init__(self) -> None:
         if self.reasoning_control not in REASONING_CONTROLS:
@@ -251,8 +254,11 @@ _CACHE_NOVA = frozenset({"system", "messages"})
 # Nova, https://docs.aws.amazon.com/nova/latest/userguide/using-converse-api.html; Nova 2 extended thinking,
 # https://docs.aws.amazon.com/nova/latest/nova2-userguide/extended-thinking.html: `reasoningConfig: {type:
 # "enabled", maxReasoningEffort: low|medium|high}`, off by default; at "high" `maxTokens` must be left unset.
+# System tools (web grounding, code interpreter) are Nova 2's: "Amazon Nova 2.0 models support built-in system
+# tools", https://docs.aws.amazon.com/nova/latest/nova2-userguide/web-grounding.html.
 _NOVA = replace(_BEDROCK, request_dialect="nova", cache_fields=_CACHE_NOVA)
-_NOVA_2 = replace(_NOVA, reasoning=True, efforts=("low", "medium", "high"), unbounded_efforts=("high",))
+_NOVA_2 = replace(_NOVA, reasoning=True, efforts=("low", "medium", "high"), unbounded_efforts=("high",),
+                  system_tools=("nova_grounding", "nova_code_interpreter"))
 # gpt-oss, https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-openai.html: text only,
 # `reasoning_effort` low/medium/high (it always reasons).
 _GPT_OSS = replace(_OPEN_WEIGHTS, tool_choice=True, reasoning=True, request_dialect="openai",

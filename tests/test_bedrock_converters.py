@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ from agentos_llm.errors import (
 from agentos_llm.model_traits import ModelTraits, traits_for
 from agentos_llm.options import parse_options
 from agentos_llm.provider import Call
+from agentos_llm.server_tools import CodeInterpreter, WebSearch
 from agentos_llm.structured import StructuredPlan
 from agentos_llm.types import (
     DocumentPart,
@@ -46,6 +48,7 @@ from agentos_llm.types import (
     ToolCallDeltaEvent,
     ToolCallEvent,
     UsageEvent,
+    VendorBlock,
     assistant,
     coerce_messages,
     system,
@@ -53,6 +56,7 @@ from agentos_llm.types import (
     user,
 )
 from agentos_llm.wire.bedrock_converse import (
+    MADE_BY,
     ConverseStreamAssembler,
     build_converse_request,
     build_count_request,
@@ -335,6 +339,71 @@ def test_signed_and_redacted_reasoning_go_back_verbatim_to_claude_only() -> None
     assert "reasoningContent" not in json.dumps(json_body(nova))
 
 
+def _signed_loop(model: str, block: dict[str, Any]) -> list[Any]:
+    made = assistant(None, tool_calls=[ToolCall(id="tooluse_1", name="get_weather", arguments={"city": "Oslo"})])
+    made.vendor_blocks = [VendorBlock(provider="bedrock", type="reasoningContent", data=block)]
+    return [user("Weather?"), made, tool_result("tooluse_1", "sunny")]
+
+
+@pytest.mark.parametrize(("made_by", "sent_to", "kept"), [
+    (CLAUDE, CLAUDE, True),
+    ("anthropic.claude-sonnet-4-5-20250929-v1:0", "global.anthropic.claude-sonnet-4-5-20250929-v1:0", True),
+    (CLAUDE_ADAPTIVE, CLAUDE, False),  # another Claude model: its signature is not valid here
+    (NOVA_2, CLAUDE, False),  # Amazon's reasoning, even signed, is not Claude's
+    (CLAUDE, "anthropic.claude-3-7-sonnet-20250219-v1:0", False),
+])
+def test_signed_reasoning_goes_back_only_to_the_model_that_made_it(made_by: str, sent_to: str, kept: bool) -> None:
+    history = _signed_loop(made_by, {**SIGNED, MADE_BY: made_by})
+    request = build(history, sent_to, tools=[WEATHER], reasoning_budget=2048, max_tokens=8192)
+    content = request["messages"][1]["content"]
+    traits = traits_for("bedrock", sent_to)
+    if kept and traits.request_dialect == "anthropic":
+        assert content[0] == SIGNED  # verbatim, without our note of the model
+        assert request["additionalModelRequestFields"]["thinking"]["type"] == "enabled"
+    else:
+        assert all("reasoningContent" not in b for b in content)
+        assert "thinking" not in request.get("additionalModelRequestFields", {})  # Claude cannot think mid-loop
+    assert MADE_BY not in json.dumps(json_body(request))
+    assert_valid("Converse", {"modelId": sent_to, **request})
+
+
+@pytest.mark.parametrize(("block", "kept"), [
+    (SIGNED, True),
+    ({"reasoningContent": {"redactedContent": "cmVkYWN0ZWQ="}}, True),
+    ({"reasoningContent": {"reasoningText": {"text": "unsigned, as DeepSeek or gpt-oss write it"}}}, False),
+    ({"reasoningContent": {"reasoningText": {"text": "[REDACTED]", "signature": ""}}}, False),
+])
+def test_reasoning_kept_without_a_model_goes_to_claude_only_when_signed(block: dict[str, Any], kept: bool) -> None:
+    request = build(_signed_loop(CLAUDE, block), CLAUDE, tools=[WEATHER])
+    assert any("reasoningContent" in b for b in request["messages"][1]["content"]) is kept
+
+
+def test_system_tools_run_on_nova_2_only() -> None:
+    request = build("Latest news?", NOVA_2, server_tools=[WebSearch(), CodeInterpreter()])
+    assert request["toolConfig"]["tools"] == [{"systemTool": {"name": "nova_grounding"}},
+                                              {"systemTool": {"name": "nova_code_interpreter"}}]
+    for model in (NOVA, CLAUDE):  # Nova 1 and Claude run no system tools on Bedrock
+        with pytest.raises(UnsupportedCapabilityError, match="web_search is not run"):
+            build("Latest news?", model, server_tools=[WebSearch()])
+
+
+def test_tool_use_ids_follow_the_service_model_and_claude_its_own_rule() -> None:
+    claude, nova = traits_for("bedrock", CLAUDE), traits_for("bedrock", NOVA)
+    assert tool_use_id("functions.get_weather:0", nova) == "functions.get_weather:0"  # valid for Converse
+    for_claude = tool_use_id("functions.get_weather:0", claude)
+    assert re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", for_claude) and for_claude.startswith("functions_get_weather_0_")
+    assert tool_use_id("call.a", claude) != tool_use_id("call:a", claude)  # near twins stay apart
+    assert tool_use_id("toolu_01A", claude) == "toolu_01A"
+    long = tool_use_id("x" * 80, nova)
+    assert len(long) <= 64 and long == tool_use_id("x" * 80, nova)
+    assert tool_use_id(None, claude).startswith("tooluse_")
+    calls = [ToolCall(id="functions.get_weather:0", name="get_weather", arguments={"city": "Oslo"})]
+    request = build([user("Weather?"), assistant(None, tool_calls=calls),
+                     tool_result("functions.get_weather:0", "sunny")], CLAUDE, tools=[WEATHER])
+    use, result = request["messages"][1]["content"][0]["toolUse"], request["messages"][2]["content"][0]["toolResult"]
+    assert use["toolUseId"] == result["toolUseId"] == for_claude
+
+
 # ---------------------------------------------------------------------- responses
 
 
@@ -421,8 +490,8 @@ def test_stream_assembles_reasoning_text_and_tool_calls_in_block_order() -> None
     assert [c.id for c in response.tool_calls] == ["t9", "t10"]
     assert response.text == "Let me check" and response.reasoning == "Hmm"
     assert response.finish_reason is FinishReason.TOOL_CALLS and response.usage.input_tokens == 11
-    assert response.message.vendor_blocks[0].data == {"reasoningContent": {"reasoningText": {"text": "Hmm",
-                                                                                             "signature": "c2ln"}}}
+    assert response.message.vendor_blocks[0].data == {
+        "reasoningContent": {"reasoningText": {"text": "Hmm", "signature": "c2ln"}}, MADE_BY: CLAUDE}
 
 
 def test_stream_redacted_reasoning_as_bytes_or_base64() -> None:

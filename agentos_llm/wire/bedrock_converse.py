@@ -44,6 +44,7 @@ from ..types import Message
 from .anthropic_messages import MIN_THINKING_BUDGET, output_schema, structured_tool_name
 from .bedrock_converse_content import cache_point, document_name, messages_to_wire, tool_use_id
 from .bedrock_converse_response import (
+    MADE_BY,
     PROVIDER,
     ConverseStreamAssembler,
     error_for,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O p
 __all__ = [
     "CONVERSE_FIELDS",
     "DEFAULT_ANSWER_TOKENS",
+    "MADE_BY",
     "MAX_CACHE_POINTS",
     "PROVIDER",
     "ConverseStreamAssembler",
@@ -95,7 +97,7 @@ MAX_CACHE_POINTS = 4
 """The most cache checkpoints one request may carry (Bedrock prompt caching)."""
 
 _METADATA_VALUE = re.compile(r"^[a-zA-Z0-9\s:_@$#=/+,\-.]{0,256}$")
-_NOVA_SERVER_TOOLS = {CodeInterpreter: "nova_code_interpreter", WebSearch: "nova_grounding"}
+_SYSTEM_TOOLS = {CodeInterpreter: "nova_code_interpreter", WebSearch: "nova_grounding"}
 
 
 # ---------------------------------------------------------------------- request
@@ -126,10 +128,10 @@ def _tool_spec(tool: Any, traits: ModelTraits) -> dict[str, Any]:
 def _server_tools(call: Call) -> list[dict[str, Any]]:
     tools = []
     for tool in call.options.server_tools or ():
-        name = _NOVA_SERVER_TOOLS.get(type(tool)) if call.traits.request_dialect == "nova" else None
-        if name is None:
+        name = _SYSTEM_TOOLS.get(type(tool))
+        if name is None or name not in call.traits.system_tools:
             raise UnsupportedCapabilityError(PROVIDER, "server tools", f"{tool.kind} is not run by model "
-                                             f"{call.model!r} on Bedrock (Nova runs code_interpreter and web_search)")
+                                             f"{call.model!r} on Bedrock (Nova 2 runs code_interpreter and web_search)")
         tools.append({"systemTool": {"name": name}})
     return tools
 
@@ -231,7 +233,7 @@ def build_converse_request(call: Call, *, max_tokens: int | None = None) -> dict
     messages = list(call.messages)
     if plan is not None and forced is None and not schema_format:
         messages.append(Message(role="system", content=plan.format.instructions()))
-    system, turns = messages_to_wire(fold_system(messages, traits, model=call.model), traits)
+    system, turns = messages_to_wire(fold_system(messages, traits, model=call.model), traits, call.model)
     if not turns:
         raise InvalidRequestError("Bedrock needs at least one user message besides system instructions",
                                   provider=PROVIDER)

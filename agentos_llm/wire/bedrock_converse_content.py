@@ -16,9 +16,9 @@ from typing import Any
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..model_traits import ModelTraits
 from ..types import AudioPart, DocumentPart, ImagePart, Message, TextPart, parse_tool_arguments
-from .bedrock_converse_response import PROVIDER
+from .bedrock_converse_response import MADE_BY, PROVIDER
 
-__all__ = ["cache_point", "document_name", "messages_to_wire", "tool_use_id"]
+__all__ = ["cache_point", "document_name", "messages_to_wire", "same_model", "tool_use_id"]
 
 _IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif",
                   "image/webp": "webp"}
@@ -29,8 +29,14 @@ _DOCUMENT_FORMATS = {
     "text/html": "html", "text/plain": "txt", "text/markdown": "md",
 }
 _EXTENSIONS = {"jpg": "jpeg", "htm": "html", "markdown": "md", "text": "txt"}
+# toolUseId: botocore's bedrock-runtime service model (`ToolUseId`: [a-zA-Z0-9_.:-]+, 1 to 64 characters). Claude
+# checks its own rule behind Converse (Anthropic's tool_use id: ^[a-zA-Z0-9_-]+$), so ids sent to it keep to that.
 _TOOL_ID = re.compile(r"^[a-zA-Z0-9_.:-]{1,64}$")
 _NOT_ID_CHARS = re.compile(r"[^a-zA-Z0-9_.:-]")
+_CLAUDE_TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_NOT_CLAUDE_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+# A cross-region inference profile serves the model of the same id: "us.anthropic.x" and "anthropic.x" are one.
+_GEO_PREFIX = re.compile(r"^(?:us|eu|apac|au|ca|jp|us-gov|global)\.(?=[a-z0-9-]+\.)")
 # Document names: "alphanumeric characters, whitespace characters (no more than one in a row), hyphens,
 # parentheses, square brackets", 1 to 200 characters (DocumentBlock.name in the service model).
 _NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9\s\-()\[\]]+")
@@ -47,17 +53,25 @@ def cache_point(spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {"cachePoint": point}
 
 
-def tool_use_id(raw: str | None) -> str:
-    """A `toolUseId` Bedrock accepts (`[a-zA-Z0-9_.:-]+`, at most 64), stable for the same input.
+def tool_use_id(raw: str | None, traits: ModelTraits | None = None) -> str:
+    """A `toolUseId` Bedrock accepts (`[a-zA-Z0-9_.:-]+`, at most 64; Claude: `[a-zA-Z0-9_-]+`), stable for the
+    same input and model family.
 
     Ids made elsewhere pass unchanged when already valid; others get their invalid characters replaced plus a
     short hash, so two ids never collide.
     """
-    if raw and _TOOL_ID.match(raw):
+    claude = traits is not None and traits.request_dialect == "anthropic"
+    valid, invalid = (_CLAUDE_TOOL_ID, _NOT_CLAUDE_ID_CHARS) if claude else (_TOOL_ID, _NOT_ID_CHARS)
+    if raw and valid.match(raw):
         return raw
     digest = hashlib.sha256((raw or "").encode()).hexdigest()[:10]
-    cleaned = _NOT_ID_CHARS.sub("_", raw or "")[:48]
+    cleaned = invalid.sub("_", raw or "")[:48]
     return f"{cleaned}_{digest}" if cleaned else f"tooluse_{digest}"
+
+
+def same_model(a: str, b: str) -> bool:
+    """Whether two Bedrock model ids name one model (a geo inference profile serves the model of the same id)."""
+    return _GEO_PREFIX.sub("", a) == _GEO_PREFIX.sub("", b)
 
 
 def _base64(data: str, what: str) -> bytes:
@@ -164,26 +178,48 @@ def _content_blocks(content: str | list[Any] | None, traits: ModelTraits, field:
 
 
 def _restored(block: Mapping[str, Any]) -> dict[str, Any]:
-    """A kept block as the request carries it: `redactedContent` back to bytes."""
-    out = dict(block)
+    """A kept block as the request carries it: `redactedContent` back to bytes, our note of its model left out."""
+    out = {k: v for k, v in block.items() if k != MADE_BY}
     reasoning = out.get("reasoningContent")
     if isinstance(reasoning, Mapping) and isinstance(reasoning.get("redactedContent"), str):
         out["reasoningContent"] = {**reasoning, "redactedContent": base64.b64decode(reasoning["redactedContent"])}
     return out
 
 
-def _assistant_blocks(msg: Message, traits: ModelTraits) -> list[dict[str, Any]]:
-    # Our own kept blocks go back verbatim, reasoning first. Signed reasoning is sent back only to models that
-    # check it (Claude, in a tool loop); other vendors' blocks, and reasoning text without a block, are dropped.
-    kept = [_restored(b.data) for b in msg.vendor_blocks if b.provider == PROVIDER and b.data]
-    blocks = [b for b in kept if "reasoningContent" in b] if traits.request_dialect == "anthropic" else []
-    blocks += [b for b in kept if "reasoningContent" not in b]
+def _replayable(block: Mapping[str, Any], model: str | None) -> bool:
+    """Whether a kept reasoning block may go back to `model` (a Claude model: only Claude checks reasoning).
+
+    A signature is bound to the model that made it ("thinking blocks are tied to the model that produced them",
+    Anthropic's extended-thinking guide): a block noted with another model is dropped, so Claude thinks afresh
+    rather than refusing the request. A block without that note (kept before it existed, or made by hand) goes
+    back only when signed or redacted: Claude refuses unsigned reasoning (DeepSeek's, gpt-oss's, Nova's).
+    """
+    made_by = block.get(MADE_BY)
+    if isinstance(made_by, str) and model is not None:
+        return same_model(made_by, model)
+    reasoning = block.get("reasoningContent")
+    if not isinstance(reasoning, Mapping):
+        return False
+    readable = reasoning.get("reasoningText")
+    return bool(reasoning.get("redactedContent")) or (isinstance(readable, Mapping) and bool(readable.get("signature")))
+
+
+def _assistant_blocks(msg: Message, traits: ModelTraits, model: str | None) -> list[dict[str, Any]]:
+    # Our own kept blocks go back verbatim, reasoning first. Signed reasoning is sent back only to the Claude model
+    # that made it (Claude checks it, in a tool loop); other vendors' blocks, and reasoning text without a block,
+    # are dropped.
+    own = [b.data for b in msg.vendor_blocks if b.provider == PROVIDER and b.data]
+    blocks: list[dict[str, Any]] = []
+    if traits.request_dialect == "anthropic":
+        blocks += [_restored(b) for b in own if "reasoningContent" in b and _replayable(b, model)]
+    blocks += [_restored(b) for b in own if "reasoningContent" not in b]
     blocks += _content_blocks(msg.content, traits, "messages")
     for call in msg.tool_calls:
         args: Any = call.arguments
         if not args and call.arguments_raw is not None:
             args, _ = parse_tool_arguments(call.arguments_raw)
-        blocks.append({"toolUse": {"toolUseId": tool_use_id(call.id), "name": call.name, "input": args or {}}})
+        blocks.append({"toolUse": {"toolUseId": tool_use_id(call.id, traits), "name": call.name,
+                                   "input": args or {}}})
     return blocks
 
 
@@ -195,7 +231,7 @@ def _tool_result_blocks(msg: Message, traits: ModelTraits) -> list[dict[str, Any
     elif content and content.strip():
         parts = [{"text": content}]
     # Our types carry no error flag for a tool result, so `status` is left out (Bedrock's default).
-    result = {"toolUseId": tool_use_id(msg.tool_call_id), "content": parts or [{"text": _EMPTY_RESULT}]}
+    result = {"toolUseId": tool_use_id(msg.tool_call_id, traits), "content": parts or [{"text": _EMPTY_RESULT}]}
     blocks: list[dict[str, Any]] = [{"toolResult": result}]
     # A toolResult cannot hold a checkpoint: a part's cache_control puts one right after it.
     specs = [getattr(p, "cache_control", None) for p in content] if isinstance(content, list) else []
@@ -205,9 +241,9 @@ def _tool_result_blocks(msg: Message, traits: ModelTraits) -> list[dict[str, Any
     return blocks
 
 
-def messages_to_wire(messages: Sequence[Message], traits: ModelTraits
+def messages_to_wire(messages: Sequence[Message], traits: ModelTraits, model: str | None = None
                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(system blocks, messages) in Converse shape.
+    """(system blocks, messages) in Converse shape, for `model` (whose own signed reasoning goes back to it).
 
     System messages (wherever they are) go to `system`; tool results become `toolResult` blocks of a user turn;
     consecutive turns of one role merge into one (Bedrock needs user and assistant turns to alternate), tool
@@ -224,7 +260,7 @@ def messages_to_wire(messages: Sequence[Message], traits: ModelTraits
         if msg.role == "tool":
             role, results = "user", _tool_result_blocks(msg, traits)
         elif msg.role == "assistant":
-            role, blocks = "assistant", _assistant_blocks(msg, traits)
+            role, blocks = "assistant", _assistant_blocks(msg, traits, model)
         else:
             role, blocks = "user", _content_blocks(msg.content, traits, "messages")
         if not results and not [b for b in blocks if "cachePoint" not in b]:

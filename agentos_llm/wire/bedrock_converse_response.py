@@ -11,7 +11,8 @@ Conventions worth knowing:
 - `reasoningContent` blocks (readable with a signature, or `redactedContent`), and the blocks of a tool Bedrock
   ran itself (`toolUse` of type `server_tool_use` with its `toolResult`), are kept on the assistant `Message` as
   `VendorBlock(provider="bedrock")` so they go back verbatim. A blob (`redactedContent`) is kept as base64 text:
-  boto3 hands it over as bytes, the JSON body as base64.
+  boto3 hands it over as bytes, the JSON body as base64. A reasoning block also notes the model that made it
+  (`MADE_BY`, left out of the request): its signature is valid for that model only.
 - In "tool" structured mode the forced tool's input is the answer: it becomes the response text.
 """
 
@@ -57,6 +58,7 @@ from ..types import (
 from .common import token_count_field
 
 __all__ = [
+    "MADE_BY",
     "PROVIDER",
     "ConverseStreamAssembler",
     "error_for",
@@ -69,6 +71,8 @@ __all__ = [
 ]
 
 PROVIDER = "bedrock"
+MADE_BY = "madeBy"
+"""The key of a kept reasoning block that names the model which made it (not a Converse field)."""
 
 _FINISH = {
     "end_turn": FinishReason.STOP,
@@ -196,7 +200,8 @@ def response_from_blocks(blocks: Sequence[Mapping[str, Any]], *, stop_reason: An
             readable = block["reasoningContent"].get("reasoningText")
             if isinstance(readable, Mapping) and isinstance(readable.get("text"), str):
                 reasoning.append(readable["text"])
-            vendor.append(VendorBlock(provider=PROVIDER, type="reasoningContent", data=stored_block(block)))
+            vendor.append(VendorBlock(provider=PROVIDER, type="reasoningContent",
+                                      data={**stored_block(block), MADE_BY: model}))
     text = answer if answer is not None else "".join(texts)
     thought = "".join(reasoning) or None
     raw_finish = stop_reason if isinstance(stop_reason, str) else None
