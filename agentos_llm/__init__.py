@@ -61,12 +61,20 @@ _EXPORTS: dict[str, str] = {
     "assistant": "agentos_llm.types",
     "tool_result": "agentos_llm.types",
     "GenerateOptions": "agentos_llm.options",
+    # quota, rate limits and the usage ledger
+    "QuotaSnapshot": "agentos_llm.quota",
+    "QuotaWindow": "agentos_llm.quota",
+    "Balance": "agentos_llm.quota",
+    "RateLimits": "agentos_llm.rate_limits",
+    "UsageLedger": "agentos_llm.ledger",
+    "Budget": "agentos_llm.ledger",
     # errors
     "ProviderError": "agentos_llm.errors",
     "ConfigurationError": "agentos_llm.errors",
     "MissingDependencyError": "agentos_llm.errors",
     "UnsupportedCapabilityError": "agentos_llm.errors",
     "StructuredOutputError": "agentos_llm.errors",
+    "BudgetExceededError": "agentos_llm.errors",
 }
 _SUBMODULES = frozenset({"errors", "types", "defaults", "apis", "testing", "options", "provider", "manager",
                          "registry", "catalog", "discovery", "server_tools"})
@@ -74,6 +82,9 @@ _SUBMODULES = frozenset({"errors", "types", "defaults", "apis", "testing", "opti
 __all__ = [
     "AIModelProviderManager",
     "AudioPart",
+    "Balance",
+    "Budget",
+    "BudgetExceededError",
     "Call",
     "Capability",
     "Citation",
@@ -95,6 +106,9 @@ __all__ = [
     "MissingDependencyError",
     "ModelInfo",
     "ProviderError",
+    "QuotaSnapshot",
+    "QuotaWindow",
+    "RateLimits",
     "ReasoningDeltaEvent",
     "RemoteMCP",
     "RerankResponse",
@@ -114,6 +128,7 @@ __all__ = [
     "UnsupportedCapabilityError",
     "Usage",
     "UsageEvent",
+    "UsageLedger",
     "WebSearch",
     "__version__",
     "assistant",
@@ -147,15 +162,19 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .discovery import DiscoveredProvider, discover_local_providers, discover_local_providers_sync
     from .errors import (
+        BudgetExceededError,
         ConfigurationError,
         MissingDependencyError,
         ProviderError,
         StructuredOutputError,
         UnsupportedCapabilityError,
     )
+    from .ledger import Budget, UsageLedger
     from .manager import AIModelProviderManager, Route
     from .options import GenerateOptions
     from .provider import Call, Capability, IProvider
+    from .quota import Balance, QuotaSnapshot, QuotaWindow
+    from .rate_limits import RateLimits
     from .registry import create_provider, define_provider, provider_env, provider_value
     from .server_tools import CodeInterpreter, FileSearch, ImageGeneration, RemoteMCP, WebSearch
     from .types import (

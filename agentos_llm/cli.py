@@ -201,6 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("demo", help="run everything offline against the built-in emulator").set_defaults(fn=_demo)
     from .cli_usage import add_usage_parser
     add_usage_parser(sub)
+    from .cli_quota import add_quota_parser
+    add_quota_parser(sub)
+    from .cli_setup import add_setup_parser
+    add_setup_parser(sub)
+    from .cli_login import add_login_parsers
+    add_login_parsers(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.fn(args))

@@ -12,11 +12,13 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .defaults import PROVIDERS, auto_detect_order, key_env_hint
 from .errors import (
+    AgentOSLLMError,
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
@@ -78,6 +80,9 @@ class AIModelProviderManager:
             self.attach_ledger(ledger, budgets=budgets)
         self.skipped: dict[str, str] = {}
         """Providers auto-detect saw but could not build, with the reason."""
+        self.default_model: str | None = None
+        """What a call without a model uses ("provider/model"; None: the default provider's default model)."""
+        self.default_model_source: str | None = None
         for p in providers:
             self.register(p)
         self._default = default
@@ -90,37 +95,52 @@ class AIModelProviderManager:
     def from_env(cls, *, order: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
                  default: str | None = None, discover: bool = False, **provider_kwargs: Any
                  ) -> AIModelProviderManager:
-        """Builds every provider whose env var is present, in auto-detect order (the first is the default).
+        """Builds every provider whose env var is present or that the config file configures, in auto-detect
+        order (the first is the default), then the config file's other providers in its order.
 
         `order` (or `AGENTOS_LLM_PROVIDER_ORDER`) replaces the order; unknown ids are an error.
         A provider whose extra is not installed is skipped and listed in `skipped`.
+        The config file's `default_model = "provider/model"` is what a call without a model uses, unless
+        `default` names a provider. A broken config file is a `ConfigurationError` naming the file and line.
         `discover=True` then adds the local servers that answer (see `discover`).
         """
+        from .credentials import config_path, load_settings
+
         environ = os.environ if env is None else env
+        path = config_path(environ)
+        settings = load_settings(path)
         defined = defined_providers()
         ids = auto_detect_order(order, environ, known=list(defined))
         if order is None and not environ.get("AGENTOS_LLM_PROVIDER_ORDER"):
             ids = (*ids, *(d for d in defined if d not in ids))
+            ids = (*ids, *(p for p in settings.providers if p not in ids))
         manager = cls()
         for pid in ids:
-            spec = defined.get(pid) or PROVIDERS[pid]
+            spec = defined.get(pid) or PROVIDERS.get(pid)
+            table = settings.providers.get(pid)
+            if spec is None:
+                manager.skipped[pid] = f"[providers.{pid}] in {path} names no known provider{_near(pid)}"
+                continue
             present = [v for v in spec.detect_vars if environ.get(v)]
             also = getattr(spec, "detect_also", ())
-            if not present or (also and not any(environ.get(v) for v in also)):
+            if present and not (also and not any(environ.get(v) for v in also)):
+                why = f"{present[0]} is set"
+            elif table is not None and table.configures(spec.key_required):
+                why = f"configured in {path}"
+            else:
                 continue
             try:
                 provider = create_provider(pid, env=environ, **provider_kwargs)
-            except MissingDependencyError as exc:
-                manager.skipped[pid] = f"{present[0]} is set, but {exc}"
+            except AgentOSLLMError as exc:  # a missing extra, a bad key source, a sign-in that cannot refresh
+                manager.skipped[pid] = f"{why}, but {exc}"
                 continue
-            except ConfigurationError as exc:
-                manager.skipped[pid] = f"{present[0]} is set, but {exc}"
-                continue
-            manager.register(provider, reason=f"{present[0]} is set")
+            manager.register(provider, reason=why)
         if discover:
             manager.discover_sync(env=env, provider_kwargs=provider_kwargs)
         if default is not None:
             manager.set_default(default)
+        elif settings.default_model:
+            manager.set_default_model(settings.default_model, source=f"config:{path}")
         return manager
 
     async def discover(self, *, providers: Sequence[str] | None = None, base_urls: Mapping[str, str] | None = None,
@@ -166,6 +186,8 @@ class AIModelProviderManager:
                 self.skipped[pid] = f"discovered at {found.base_url}, but {exc}"
                 continue
             provider._remember_models(list(found.models))  # what the probe listed: no second listing call
+            if found.default_model and provider.default_model == found.default_model:
+                provider.default_model_source = f"discovered at {found.base_url}"
             self.skipped.pop(pid, None)
             self.register(provider, reason=f"discovered at {found.base_url}")
         for s in discovery.skipped:
@@ -203,10 +225,22 @@ class AIModelProviderManager:
         return provider
 
     def set_default(self, provider_id: str) -> None:
-        """Makes a registered provider the default."""
+        """Makes a registered provider the default (a call without a model then uses its default model)."""
         if provider_id not in self._providers:
             raise ConfigurationError(f"provider {provider_id!r} is not registered")
         self._default = provider_id
+        self.default_model = None
+
+    def set_default_model(self, model: str, *, source: str = "argument") -> None:
+        """What a call without a model uses: "provider/model" (its provider becomes the default provider when
+        registered; otherwise such calls say how to configure it)."""
+        provider_id, sep, rest = model.partition("/")
+        if not (sep and rest):
+            raise ConfigurationError(f'the default model is written "provider/model", not {model!r}')
+        self.default_model = model
+        self.default_model_source = source
+        if provider_id in self._providers:
+            self._default = provider_id
 
     @property
     def providers(self) -> dict[str, IProvider]:
@@ -253,6 +287,10 @@ class AIModelProviderManager:
 
     def resolve(self, model: str | None = None) -> Route:
         """Which provider serves `model`, the model name it will see, and why."""
+        if not model and self.default_model:
+            route = self.resolve(self.default_model)
+            return Route(route.provider, route.model,
+                         f"no model given: the default model {self.default_model} ({self.default_model_source})")
         if not model:
             p = self.default_provider
             return Route(p, p.default_model, f"no model given: default provider {p.provider_id!r}, "
@@ -280,19 +318,31 @@ class AIModelProviderManager:
             return (f"{model} -> {route.provider.provider_id}/{route.model} ({route.reason}; key from "
                     f"{route.provider.credential_source or 'no key'})")
         if not self._providers:
-            lines = [f"no provider configured; set one of: {key_env_hint()}"]
+            lines = [f"no provider configured; set one of: {key_env_hint()}, or run: agentos-llm setup"]
         else:
             default = self.default_provider.provider_id
             lines = [
                 f"{pid}{' (default)' if pid == default else ''}: {self._reasons[pid]}; key from "
                 f"{p.credential_source or 'no key needed'}; default model {p.default_model or '-'}"
+                + (f" (from {p.default_model_source})" if p.default_model and p.default_model_source else "")
                 for pid, p in self._providers.items()
             ]
+        if self.default_model:
+            lines.insert(0, f"default model: {self.default_model} (from {self.default_model_source})")
         lines.extend(f"{pid}: skipped, {why}" for pid, why in self.skipped.items())
         return "\n".join(lines)
 
     def _routes(self, model: str | None, fallback: Sequence[str] | None) -> list[Route]:
         return [self.resolve(model), *(self.resolve(m) for m in fallback or ())]
+
+    @staticmethod
+    def _hop(i: int, route: Route) -> AbstractContextManager[None]:
+        """Marks the ledger row of fallback attempt `i` (the ledger is imported only when one is attached)."""
+        if i == 0 or route.provider.usage_ledger is None:
+            return nullcontext()
+        from .ledger.context import fallback_hop
+
+        return fallback_hop(i)
 
     @staticmethod
     def _log_fallback(route: Route, exc: ProviderError) -> None:
@@ -308,7 +358,8 @@ class AIModelProviderManager:
         routes = self._routes(model, fallback)
         for i, route in enumerate(routes):
             try:
-                return await route.provider.generate(route.model, messages, **options)
+                with self._hop(i, route):
+                    return await route.provider.generate(route.model, messages, **options)
             except _FALLBACK_ON as exc:
                 if i == len(routes) - 1:
                     raise
@@ -321,7 +372,8 @@ class AIModelProviderManager:
         routes = self._routes(model, fallback)
         for i, route in enumerate(routes):
             try:
-                return route.provider.generate_sync(route.model, messages, **options)
+                with self._hop(i, route):
+                    return route.provider.generate_sync(route.model, messages, **options)
             except _FALLBACK_ON as exc:
                 if i == len(routes) - 1:
                     raise
@@ -339,7 +391,8 @@ class AIModelProviderManager:
     async def _astream_fallback(self, routes: list[Route], messages: Messages, options: dict[str, Any]
                                 ) -> AsyncIterator[StreamEvent]:
         for i, route in enumerate(routes):
-            events = route.provider.stream(route.model, messages, **options)
+            with self._hop(i, route):  # the row's hop is read when the stream is made
+                events = route.provider.stream(route.model, messages, **options)
             try:
                 first = await events.__anext__()
             except _FALLBACK_ON as exc:
@@ -365,7 +418,8 @@ class AIModelProviderManager:
     def _stream_fallback(self, routes: list[Route], messages: Messages, options: dict[str, Any]
                          ) -> Iterator[StreamEvent]:
         for i, route in enumerate(routes):
-            events = route.provider.stream_sync(route.model, messages, **options)
+            with self._hop(i, route):
+                events = route.provider.stream_sync(route.model, messages, **options)
             try:
                 first = next(events)
             except _FALLBACK_ON as exc:
@@ -519,6 +573,13 @@ class AIModelProviderManager:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _near(provider_id: str) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(provider_id, [*PROVIDERS, *defined_providers()], n=1)
+    return f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(sorted(PROVIDERS))})"
 
 
 def _log_listing_failure(provider: IProvider, exc: Exception) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, Protocol, Ty
 from pydantic import SecretStr
 
 from .catalog import MODEL_LISTS, ModelListCache, catalog_entry, catalog_models, listing_key, model_traits
-from .credentials import resolve_base_url, resolve_credential
+from .credentials import resolve_settings
 from .defaults import ProviderSpec, get_spec
 from .errors import (
     AgentOSLLMError,
@@ -36,6 +36,7 @@ from .errors import (
 from .model_traits import ModelTraits
 from .options import EmbedOptions, GenerateOptions, parse_options
 from .pricing import price_usage
+from .received import Heard, Received, hear
 from .retry import RetryPolicy
 from .structured import StructuredMode, StructuredPlan
 from .token_estimate import estimate_tokens
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
     from .quota import QuotaSnapshot
     from .quota_fetch import QuotaSettings
 
-__all__ = ["Call", "Capability", "IProvider", "StreamAssembler"]
+__all__ = ["Call", "Capability", "IProvider", "Received", "StreamAssembler"]
 
 log = logging.getLogger("agentos_llm")
 T = TypeVar("T")
@@ -203,6 +204,7 @@ class IProvider(ABC):
         deadline: float | None = None,
         spec: ProviderSpec | None = None,
         env: Mapping[str, str] | None = None,
+        profile: str | None = None,
         **config: Any,
     ) -> None:
         unknown = set(config) - self.config_keys
@@ -216,12 +218,22 @@ class IProvider(ABC):
         """Whose catalog rows (limits, prices) apply: the host's, whichever API serves it."""
         self.traits_family: str = self.family or self.catalog_key
         """Whose model-traits rules apply to this provider's models."""
-        credential = resolve_credential(self.spec, api_key, env=env)
-        self._api_key = credential.api_key
-        self.credential_source = credential.source
-        self.base_url = resolve_base_url(self.spec, base_url, env=env)
-        self.default_model = default_model or self.spec.default_model
-        self.default_headers = dict(default_headers or {})
+        settings = resolve_settings(self.spec, api_key=api_key, base_url=base_url, default_model=default_model,
+                                    default_headers=default_headers, profile=profile, env=env)
+        self._api_key = settings.credential.api_key
+        self.credential_source = settings.credential.source
+        self.credential_profile = settings.profile
+        """The config profile this provider's credential was chosen by (None: the provider table or no config)."""
+        self.base_url = settings.base_url
+        self.default_model = settings.default_model
+        self.default_model_source = settings.default_model_source
+        """Where the default model came from: "argument", "config:<path>[#profiles.<name>]", "host default"."""
+        self.default_headers = settings.headers
+        self.allowed_models = settings.models
+        """The config file's model allowlist (None: any model); calls naming another model are refused."""
+        self.last_discovery_error: AgentOSLLMError | None = None
+        """Why this credential's last live model listing failed (None: it did not)."""
+        self._settings = settings
         self.retry_policy = RetryPolicy(
             max_retries=2 if max_retries is None else max_retries,
             timeout=600.0 if timeout is None else timeout,
@@ -247,22 +259,24 @@ class IProvider(ABC):
 
     @abstractmethod
     def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
-        """Sends a request and returns the decoded payload (sync I/O)."""
+        """Sends a request and returns the decoded payload, or `Received(payload, headers)` (sync I/O)."""
 
     @abstractmethod
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
-        """Sends a request and returns the decoded payload (async I/O)."""
+        """Sends a request and returns the decoded payload, or `Received(payload, headers)` (async I/O)."""
 
     @abstractmethod
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
-        """Opens a stream; yields decoded chunks and closes the response when closed (sync I/O)."""
+        """Opens a stream; yields decoded chunks (first, optionally, `Received(None, headers)`) and closes the
+        response when closed (sync I/O)."""
 
     @abstractmethod
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
-        """Opens a stream; yields decoded chunks and closes the response when closed (async I/O)."""
+        """Opens a stream; yields decoded chunks (first, optionally, `Received(None, headers)`) and closes the
+        response when closed (async I/O)."""
 
     def _map_exception(self, exc: Exception) -> ProviderError | None:
         """Translates a vendor SDK or transport exception; None leaves it to the generic mapping."""
@@ -280,6 +294,11 @@ class IProvider(ABC):
 
     def _parse_model_list(self, payload: Any) -> list[ModelInfo]:
         raise UnsupportedCapabilityError(self.provider_id, "model listing")
+
+    def _credential_updates(self, payload: Any) -> dict[str, Any] | None:
+        """What a model listing says about this credential (account_id, project_id, plan, next_refresh, a
+        rotated api_key), to keep in its config table; None: nothing (pure)."""
+        return None
 
     def _build_rerank_request(self, model: str, query: str, documents: list[str], top_n: int | None) -> Any:
         """The vendor's rerank request (pure)."""
@@ -335,6 +354,12 @@ class IProvider(ABC):
         if not model:
             raise InvalidRequestError(f"no model given and {self.provider_id!r} has no default model",
                                       provider=self.provider_id)
+        if self.allowed_models is not None and model not in self.allowed_models:
+            raise InvalidRequestError(
+                f"model {model!r} is not on the allowlist of {self.provider_id} ({', '.join(self.allowed_models)}) "
+                f"in {self._settings.config_path}: add it to `models` under [providers.{self._settings.section}], "
+                f"or run agentos_llm.config_writer.ensure_model_allowed({self.provider_id!r}, {model!r})",
+                provider=self.provider_id)
         try:
             msgs = coerce_messages(messages)
         except (ValueError, TypeError) as exc:
@@ -444,17 +469,44 @@ class IProvider(ABC):
 
     def _send_guarded(self, op: Operation, request: Any, timeout: float | None,
                       headers: Mapping[str, str] | None) -> Any:
+        """`_send` with errors typed. A "chat" answer comes back as the hook gave it (`_whole` reads its
+        headers onto the response); any other operation's headers are heard here and the payload returned."""
         try:
-            return self._send(op, request, timeout, headers)
+            got = self._send(op, request, timeout, headers)
         except Exception as exc:
             self._reraise(exc)
+        return self._payload(got) if op != "chat" else got
 
     async def _asend_guarded(self, op: Operation, request: Any, timeout: float | None,
                              headers: Mapping[str, str] | None) -> Any:
+        """`_asend` with errors typed; see `_send_guarded`."""
         try:
-            return await self._asend(op, request, timeout, headers)
+            got = await self._asend(op, request, timeout, headers)
         except Exception as exc:
             self._reraise(exc)
+        return self._payload(got) if op != "chat" else got
+
+    # ------------------------------------------------------------------ what response headers say
+
+    def _hear(self, headers: Mapping[str, str] | None) -> Heard:
+        """The request id, rate limits (kept for this credential) and reported cost in a response's headers."""
+        return hear(self.provider_id, self._listing_key, headers)
+
+    def _payload(self, got: Any) -> Any:
+        if type(got) is Received:
+            self._hear(got.headers)
+            return got.payload
+        return got
+
+    def _whole(self, got: Any, call: Call) -> CompletionResponse:
+        """A whole answer from what `_send` returned, with what its headers said, priced."""
+        if type(got) is not Received:
+            return self._finish(self._parse(lambda: self._parse_response(got, call)))
+        response = self._parse(lambda: self._parse_response(got.payload, call))
+        heard = self._hear(got.headers)
+        if heard.cost_usd is not None:  # a gateway's own price for the call (LiteLLM) wins
+            response.usage.cost_usd, response.usage.cost_source = heard.cost_usd, "provider"
+        return self._finish(_noted(response, heard))
 
     # ------------------------------------------------------------------ which API serves a model
 
@@ -485,8 +537,11 @@ class IProvider(ABC):
             p = self.retry_policy
             found = cls(spec=self.spec, api_key=self._api_key, base_url=self.base_url, timeout=p.timeout,
                         max_retries=p.max_retries, deadline=p.deadline, default_headers=self.default_headers,
-                        default_model=self.default_model, env=self._env, **self.config)
+                        default_model=self.default_model, env=self._env, profile=self.credential_profile,
+                        **self.config)
             found.credential_source = self.credential_source
+            found.default_model_source = self.default_model_source
+            found._settings = self._settings
             found.models_cache = self.models_cache
             found._adopt_transport(self)
             self._siblings[api_id] = found
@@ -553,8 +608,8 @@ class IProvider(ABC):
             return _done_response(self._stream_call(replace(call, stream=True)))
         request = self._build_request(call)
         headers = self._headers(call.options, call)
-        payload = self._policy(call.options).call(lambda t: self._send_guarded("chat", request, t, headers))
-        return self._finish(self._parse(lambda: self._parse_response(payload, call)))
+        got = self._policy(call.options).call(lambda t: self._send_guarded("chat", request, t, headers))
+        return self._whole(got, call)
 
     async def _agenerate_call(self, call: Call, metered: bool = False) -> CompletionResponse:
         if self.usage_ledger is not None and not metered:
@@ -575,8 +630,7 @@ class IProvider(ABC):
         def attempt(timeout: float | None) -> Awaitable[Any]:
             return self._asend_guarded("chat", request, timeout, headers)
 
-        payload = await self._policy(call.options).acall(attempt)
-        return self._finish(self._parse(lambda: self._parse_response(payload, call)))
+        return self._whole(await self._policy(call.options).acall(attempt), call)
 
     # ------------------------------------------------------------------ stream
 
@@ -607,27 +661,32 @@ class IProvider(ABC):
         request = self._build_request(call)
         headers = self._headers(call.options, call)
 
-        def open_first(timeout: float | None) -> tuple[Iterator[Any], StreamAssembler, Sequence[StreamEvent]]:
+        def open_first(timeout: float | None
+                       ) -> tuple[Iterator[Any], StreamAssembler, Sequence[StreamEvent], Heard | None]:
             # A stream is retried only until its first event: open it and read up to that event.
             try:
                 chunks = self._open_stream(request, timeout, headers)
                 assembler = self._stream_assembler(call)
+                heard = None
                 for chunk in chunks:
+                    if type(chunk) is Received:  # the response's headers, before any chunk
+                        heard = self._hear(chunk.headers)
+                        continue
                     events = assembler.feed(chunk)
                     if events:
-                        return chunks, assembler, events
-                return chunks, assembler, ()
+                        return chunks, assembler, events, heard
+                return chunks, assembler, (), heard
             except Exception as exc:
                 self._reraise(exc)
 
-        chunks, assembler, first = self._policy(call.options).call(open_first)
+        chunks, assembler, first, heard = self._policy(call.options).call(open_first)
         try:
             yield from self._priced(first, call.model)
             for chunk in chunks:
                 yield from self._priced(assembler.feed(chunk), call.model)
             tail, response = self._parse(assembler.finish)
             yield from self._priced(tail, response.model)
-            yield DoneEvent(response=self._finish(response))
+            yield DoneEvent(response=self._finish(_noted(response, heard)))
         except Exception as exc:
             self._reraise(exc)
         finally:
@@ -640,22 +699,26 @@ class IProvider(ABC):
         headers = self._headers(call.options, call)
 
         async def open_first(timeout: float | None
-                             ) -> tuple[AsyncIterator[Any], StreamAssembler, Sequence[StreamEvent]]:
+                             ) -> tuple[AsyncIterator[Any], StreamAssembler, Sequence[StreamEvent], Heard | None]:
             chunks = self._aopen_stream(request, timeout, headers)
             try:
                 assembler = self._stream_assembler(call)
+                heard = None
                 async for chunk in chunks:
+                    if type(chunk) is Received:
+                        heard = self._hear(chunk.headers)
+                        continue
                     events = assembler.feed(chunk)
                     if events:
-                        return chunks, assembler, events
-                return chunks, assembler, ()
+                        return chunks, assembler, events, heard
+                return chunks, assembler, (), heard
             except BaseException as exc:
                 await _aclose(chunks)
                 if isinstance(exc, Exception):
                     self._reraise(exc)
                 raise
 
-        chunks, assembler, first = await self._policy(call.options).acall(open_first)
+        chunks, assembler, first, heard = await self._policy(call.options).acall(open_first)
         try:
             for event in self._priced(first, call.model):
                 yield event
@@ -665,7 +728,7 @@ class IProvider(ABC):
             tail, response = self._parse(assembler.finish)
             for event in self._priced(tail, response.model):
                 yield event
-            yield DoneEvent(response=self._finish(response))
+            yield DoneEvent(response=self._finish(_noted(response, heard)))
         except Exception as exc:
             self._reraise(exc)
         finally:
@@ -881,7 +944,25 @@ class IProvider(ABC):
         self.models_cache.put(self._listing_key(), merged)
         return merged
 
+    def _keep_credential_updates(self, payload: Any) -> None:
+        """Writes what the listing said about this credential to its config table (`config_writer.update_credential`)
+        when the credential came from the config file; a failure is logged and kept, never raised."""
+        self.last_discovery_error = None
+        try:
+            updates = self._credential_updates(payload)
+            if updates and self._settings.from_config:
+                from .config_writer import update_credential
+
+                update_credential(self._settings.section, self.credential_profile, path=self._settings.config_path,
+                                  **updates)
+        except (AgentOSLLMError, OSError, ValueError, TypeError, KeyError) as exc:
+            err = exc if isinstance(exc, AgentOSLLMError) else ConfigurationError(
+                f"cannot keep what the listing said about this credential: {type(exc).__name__}: {exc}")
+            self.last_discovery_error = err
+            log.warning("%s: %s", self.provider_id, err)
+
     def _static_models(self, exc: AgentOSLLMError) -> list[ModelInfo]:
+        self.last_discovery_error = exc
         log.warning("listing the models of %s failed (%s: %s); answering from the static catalog",
                     self.provider_id, type(exc).__name__, exc)
         return [m.model_copy(update={"provider": self.provider_id}) for m in catalog_models(self.catalog_key)]
@@ -900,6 +981,7 @@ class IProvider(ABC):
             listed = self._parse(lambda: self._parse_model_list(payload))
         except (ProviderError, UnsupportedCapabilityError) as exc:
             return self._static_models(exc)
+        self._keep_credential_updates(payload)
         return self._remember_models(listed)
 
     def list_models_sync(self) -> list[ModelInfo]:
@@ -912,6 +994,7 @@ class IProvider(ABC):
             listed = self._parse(lambda: self._parse_model_list(payload))
         except (ProviderError, UnsupportedCapabilityError) as exc:
             return self._static_models(exc)
+        self._keep_credential_updates(payload)
         return self._remember_models(listed)
 
     def _model_info(self, model: str, listed: list[ModelInfo]) -> ModelInfo:
@@ -1014,6 +1097,14 @@ class IProvider(ABC):
 
 
 _P = TypeVar("_P", bound=IProvider)
+
+
+def _noted(response: CompletionResponse, heard: Heard | None) -> CompletionResponse:
+    """The response with the request id and rate limits its headers stated."""
+    if heard is not None:
+        response.request_id = heard.request_id or response.request_id
+        response.rate_limits = heard.rate_limits
+    return response
 
 
 def _done_response(events: Iterator[StreamEvent]) -> CompletionResponse:

@@ -23,6 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,15 +88,17 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|us|µs|ns|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
+@lru_cache(maxsize=1024)  # the same few resets ("6ms", "0s", "1m0s") come back on every response
 def parse_duration(text: str) -> float | None:
     """Seconds in a Go-style duration (`6m0s`, `1h2m3.5s`, `20ms`) or a bare number of seconds; None if neither."""
     text = text.strip()
     if not text:
         return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
+    if text[-1].isdigit() or text[-1] == ".":  # a bare number; a unit-less Go duration ends in a letter
+        try:
+            return max(0.0, float(text))
+        except ValueError:
+            return None
     pos = 0
     total = 0.0
     for match in _DURATION_PART.finditer(text):
@@ -109,6 +112,10 @@ def parse_duration(text: str) -> float | None:
 def _int(text: str | None) -> int | None:
     if text is None:
         return None
+    try:
+        return int(text)  # the usual case, without the float round trip
+    except ValueError:
+        pass
     try:
         value = float(text.strip())
     except ValueError:
@@ -159,7 +166,11 @@ def parse_rate_limit_headers(headers: Mapping[str, str] | None, *, now: datetime
     """
     if not headers:
         return None
-    raw = {k.lower(): str(v) for k, v in headers.items() if k.lower().startswith(_PREFIXES)}
+    raw: dict[str, str] = {}
+    for key, value in headers.items():
+        key = key.lower()
+        if key.startswith(_PREFIXES):
+            raw[key] = value if type(value) is str else str(value)
     if not raw:
         return None
     now = now or datetime.now(timezone.utc)
@@ -191,7 +202,8 @@ def parse_rate_limit_headers(headers: Mapping[str, str] | None, *, now: datetime
                          _epoch_or_delay(reset, now) if reset else None)
         if bucket is not None:
             found["requests"] = bucket
-    retry_after = parse_retry_after(raw, now=now.timestamp())
+    retry_after = (parse_retry_after(raw, now=now.timestamp())
+                   if "retry-after" in raw or "retry-after-ms" in raw else None)
     if not found and retry_after is None:
         return None
     return RateLimits(**found, retry_after=retry_after, observed_at=now, style=style, raw=raw)

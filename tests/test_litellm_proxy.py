@@ -10,6 +10,7 @@ they fail. Deselect them locally with `-m "not litellm_proxy"`.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -36,6 +37,7 @@ from agentos_llm import (
     create_provider,
 )
 from agentos_llm.errors import AuthenticationError, InvalidRequestError, NotFoundError, ProviderError
+from agentos_llm.pricing import cost_from_headers
 from agentos_llm.provider import IProvider
 
 pytestmark = pytest.mark.litellm_proxy
@@ -218,6 +220,20 @@ async def test_generate(provider: IProvider) -> None:
 
 def test_generate_sync(sync_provider: IProvider) -> None:
     _assert_mock_text(sync_provider.generate_sync("mock-chat", "say hello"))
+
+
+def test_response_cost_header_is_the_provider_cost(proxy: Proxy, sync_provider: IProvider) -> None:
+    # What this proxy version sends, asked directly; then the provider must have taken it as the call's cost.
+    body = json.dumps({"model": "mock-chat", "messages": [{"role": "user", "content": "say hello"}]}).encode()
+    request = urllib.request.Request(proxy.base_url + "/chat/completions", data=body, method="POST", headers={
+        "Authorization": f"Bearer {proxy.master_key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as raw:
+        sent = cost_from_headers(dict(raw.headers.items()))
+    response = sync_provider.generate_sync("mock-chat", "say hello")
+    assert response.request_id is not None
+    if sent is None:
+        pytest.skip("this LiteLLM version sends no readable x-litellm-response-cost")
+    assert response.usage.cost_source == "provider" and response.usage.cost_usd == pytest.approx(sent)
 
 
 async def test_generate_tool_call(provider: IProvider) -> None:

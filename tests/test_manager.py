@@ -217,11 +217,13 @@ def test_no_key_anywhere() -> None:
     assert "OPENROUTER_API_KEY" in m.describe()
 
 
-def test_a_key_in_the_config_file_does_not_trigger_detection(tmp_path: Path) -> None:
+def test_a_key_in_the_config_file_registers_the_provider(tmp_path: Path) -> None:
+    # Issue 11: every entry point reads the config file (tests/test_config_file.py covers the rest).
     cfg = tmp_path / "config.toml"
     cfg.write_text('[providers.openai]\napi_key = "sk-from-config-0000"\n')
     m = AIModelProviderManager.from_env(env={"AGENTOS_LLM_CONFIG": str(cfg)})
-    assert m.providers == {}
+    assert list(m.providers) == ["openai"]
+    assert m.providers["openai"].credential_source == f"config:{cfg}"
 
 
 # ====================================================================== routing

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from ..catalog import catalog_entry
 from ..errors import MissingDependencyError, ProviderError
 from ..options import GenerateOptions
-from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
+from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, ModelInfo
 from ..wire import anthropic_messages as wire
@@ -30,6 +30,7 @@ try:
         decode_json,
         iter_sse_payloads,
         map_sdk_error,
+        received_json,
         request_options,
     )
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
@@ -184,11 +185,11 @@ class AnthropicProvider(IProvider):
                 pages.append(self._decode(response))
                 after = self._next_page(pages[-1], len(pages))
                 if after is None:
-                    return self._merge_pages(pages)
+                    return Received(self._merge_pages(pages), response.headers)
                 params["after_id"] = after
         response = self.client.post(_COUNT if op == "count" else _MESSAGES, body=request, cast_to=httpx2.Response,
                                     options=request_options(timeout, headers))
-        return self._decode(response)
+        return received_json(response, self.provider_id)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
@@ -202,11 +203,11 @@ class AnthropicProvider(IProvider):
                 pages.append(self._decode(response))
                 after = self._next_page(pages[-1], len(pages))
                 if after is None:
-                    return self._merge_pages(pages)
+                    return Received(self._merge_pages(pages), response.headers)
                 params["after_id"] = after
         response = await client.post(_COUNT if op == "count" else _MESSAGES, body=request,
                                      cast_to=httpx2.Response, options=request_options(timeout, headers))
-        return self._decode(response)
+        return received_json(response, self.provider_id)
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:

@@ -12,6 +12,7 @@ The async transport is the SDK's choice (httpx2, or aiohttp when it is installed
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -31,7 +32,7 @@ from ..errors import (
     ProviderError,
 )
 from ..options import EmbedOptions
-from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
+from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, EmbeddingResponse, ModelInfo
 from ..wire import gemini_generate as wire
@@ -195,12 +196,14 @@ class GeminiProvider(IProvider):
             pages = []
             token: str | None = None
             while True:
-                page = self._decode(api.request("get", self._models_path(token), {}, options).body)
+                response = api.request("get", self._models_path(token), {}, options)
+                page = self._decode(response.body)
                 pages.append(page)
                 token = page.get("nextPageToken") if isinstance(page, dict) else None
                 if not token:
-                    return _merge_pages(pages)
-        return self._decode(api.request("post", request.path, request.body, options).body)
+                    return Received(_merge_pages(pages), response.headers)
+        response = api.request("post", request.path, request.body, options)
+        return Received(self._decode(response.body), response.headers)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
@@ -215,9 +218,9 @@ class GeminiProvider(IProvider):
                 pages.append(page)
                 token = page.get("nextPageToken") if isinstance(page, dict) else None
                 if not token:
-                    return _merge_pages(pages)
+                    return Received(_merge_pages(pages), response.headers)
         response = await api.async_request("post", request.path, request.body, options)
-        return self._decode(response.body)
+        return Received(self._decode(response.body), response.headers)
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
@@ -229,8 +232,9 @@ class GeminiProvider(IProvider):
         api = self._api
         sent = api._build_request("post", request.path, request.body, options)
         response = api._request(sent, options, stream=True)
-        segments = response.segments()
+        segments = response.segments()  # a generator: nothing is read until it is iterated
         try:
+            yield Received(None, response.headers)  # the SDK's HttpResponse keeps them as a plain dict
             yield from segments
         finally:
             segments.close()
@@ -244,10 +248,19 @@ class GeminiProvider(IProvider):
         response = await api._async_request(sent, options, stream=True)
         segments = response.async_segments()
         try:
+            yield Received(None, response.headers)
             async for segment in segments:
                 yield segment
         finally:
-            await segments.aclose()  # the SDK's generator closes (or releases) the HTTP response
+            await segments.aclose()  # the SDK's generator closes (or releases) the HTTP response ...
+            stream = response.response_stream  # ... once started: left right after the headers, we do
+            close = getattr(stream, "aclose", None)  # httpx2 (idempotent)
+            if close is not None:
+                await close()
+            elif callable(getattr(stream, "release", None)):  # aiohttp: back to the pool (idempotent)
+                released = stream.release()
+                if inspect.isawaitable(released):
+                    await released
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:

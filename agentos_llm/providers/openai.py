@@ -38,6 +38,7 @@ try:
         decode_json,
         iter_sse_payloads,
         map_sdk_error,
+        received_json,
         request_options,
     )
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
@@ -227,7 +228,7 @@ class OpenAIProvider(IProvider):
             response = self.client.get(_PATHS[op], cast_to=httpx2.Response, options=options)
         else:
             response = self.client.post(_PATHS[op], body=request, cast_to=httpx2.Response, options=options)
-        return self._decode(response)
+        return received_json(response, self.provider_id)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
@@ -239,7 +240,7 @@ class OpenAIProvider(IProvider):
         else:
             response = await self.async_client.post(_PATHS[op], body=request, cast_to=httpx2.Response,
                                                     options=options)
-        return self._decode(response)
+        return received_json(response, self.provider_id)
 
     # Ollama lists models on its native API: /api/tags, then /api/show per model for its details.
     # A model whose /api/show fails is still listed, without details.

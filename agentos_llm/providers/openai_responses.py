@@ -21,7 +21,7 @@ from .openai import OpenAIProvider
 try:
     import httpx2
 
-    from .sdk_transport import aiter_sse_payloads, iter_sse_payloads, request_options
+    from .sdk_transport import aiter_sse_payloads, iter_sse_payloads, received_json, request_options
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
     raise MissingDependencyError("openai", "openai") from exc
 
@@ -91,7 +91,7 @@ class OpenAIResponsesProvider(OpenAIProvider):
             return super()._send(op, request, timeout, headers)
         response = self.client.post(_PATHS[op], body=request, cast_to=httpx2.Response,
                                     options=request_options(timeout, headers))
-        return self._decode(response)
+        return received_json(response, self.provider_id)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
@@ -99,7 +99,7 @@ class OpenAIResponsesProvider(OpenAIProvider):
             return await super()._asend(op, request, timeout, headers)
         response = await self.async_client.post(_PATHS[op], body=request, cast_to=httpx2.Response,
                                                 options=request_options(timeout, headers))
-        return self._decode(response)
+        return received_json(response, self.provider_id)
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:

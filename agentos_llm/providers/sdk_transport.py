@@ -25,10 +25,11 @@ from ..errors import (
     error_from_response,
     request_id_of,
 )
+from ..received import Received
 from ..wire.sse import aiter_sse, iter_sse
 
 __all__ = ["SDKClients", "aiter_sse_payloads", "decode_json", "iter_sse_payloads", "map_sdk_error",
-           "request_options"]
+           "received_json", "request_options"]
 
 
 class _Closable(Protocol):
@@ -106,14 +107,21 @@ def decode_json(response: httpx2.Response, provider: str) -> Any:
             status_code=response.status_code, request_id=request_id_of(response.headers)) from None
 
 
+def received_json(response: httpx2.Response, provider: str) -> Received:
+    """`decode_json` with the response's headers, for the base class to read (`agentos_llm.received`)."""
+    return Received(decode_json(response, provider), response.headers)
+
+
 def iter_sse_payloads(response: httpx2.Response, decode: Callable[..., Any], *, named: bool = False
                       ) -> Iterator[Any]:
-    """The decoded data of each SSE event (None from `decode` skips one); closes the response at the end.
+    """`Received(None, headers)` first, then the decoded data of each SSE event (None from `decode` skips
+    one); closes the response at the end.
 
     `named`: `decode` takes the event's name (its `event:` line) before the data, for wires whose events
     may name their type there alone (OpenAI Responses).
     """
     try:
+        yield Received(None, response.headers)
         for event in iter_sse(response.iter_lines()):
             payload = decode(event.event, event.data) if named else decode(event.data)
             if payload is not None:
@@ -127,6 +135,7 @@ async def aiter_sse_payloads(open_response: Callable[[], Awaitable[httpx2.Respon
     """`iter_sse_payloads` for a response still to be opened (the async request is made on first use)."""
     response = await open_response()
     try:
+        yield Received(None, response.headers)
         async for event in aiter_sse(response.aiter_lines()):
             payload = decode(event.event, event.data) if named else decode(event.data)
             if payload is not None:

@@ -2,8 +2,8 @@
 
 Not the `voyageai` SDK: it pulls in requests, aiohttp, tokenizers and huggingface-hub for what is two
 JSON endpoints. Thin I/O only: an `httpx` client posts the bodies `agentos_llm.wire.voyage` builds and
-hands back the decoded JSON; failures become typed errors here. No retries of its own: the library's
-retry policy is the only one.
+hands back the decoded JSON with the response headers; failures become typed errors here. No retries
+of its own: the library's retry policy is the only one.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..errors import (
     request_id_of,
 )
 from ..options import EmbedOptions
-from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
+from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
 from ..types import CompletionResponse, EmbeddingResponse, ModelInfo, RerankResponse
 from ..wire import voyage as wire
 
@@ -217,13 +217,13 @@ class VoyageProvider(IProvider):
     def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
         path, body = self._body(op, request)
         response = self.client.post(path, json=body, timeout=httpx.Timeout(timeout), headers=headers)
-        return self._decode(response)
+        return Received(self._decode(response), response.headers)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
         path, body = self._body(op, request)
         response = await self.async_client.post(path, json=body, timeout=httpx.Timeout(timeout), headers=headers)
-        return self._decode(response)
+        return Received(self._decode(response), response.headers)
 
     def _map_exception(self, exc: Exception) -> ProviderError | None:
         if isinstance(exc, httpx.TimeoutException):

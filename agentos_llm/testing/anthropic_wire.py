@@ -22,7 +22,7 @@ import base64
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from agentos_llm.testing.emulator import (
@@ -47,6 +47,7 @@ __all__ = [
     "list_models",
     "message_events",
     "messages",
+    "rate_limit_headers",
     "render_message",
     "render_usage",
     "retrieve_model",
@@ -55,6 +56,8 @@ __all__ = [
 ]
 
 MODEL_CREATED = 1_700_000_000
+RATE_LIMITS = {"requests": 4_000, "input-tokens": 2_000_000, "output-tokens": 400_000, "tokens": 2_400_000}
+"""The per-minute limits the emulated Anthropic states on every answer (`anthropic-ratelimit-*`)."""
 _JSON = (",", ":")
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
                  "content_filter": "refusal"}
@@ -284,6 +287,22 @@ def fault_response(fault: Fault, *, stream: bool, first_event: dict[str, Any] | 
 # --------------------------------------------------------------------------------------------
 
 
+def rate_limit_headers(request: WireRequest, input_tokens: int, output_tokens: int) -> dict[str, str]:
+    """Anthropic's `anthropic-ratelimit-*` headers as every answer carries them: each request to this emulator
+    spends one request; the token buckets are down by this request's tokens; each resets at the next minute
+    (an RFC 3339 instant)."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    reset = (now + timedelta(seconds=60 - now.second)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    spent = {"requests": request.number, "input-tokens": input_tokens, "output-tokens": output_tokens,
+             "tokens": input_tokens + output_tokens}
+    headers: dict[str, str] = {}
+    for bucket, limit in RATE_LIMITS.items():
+        headers[f"anthropic-ratelimit-{bucket}-limit"] = str(limit)
+        headers[f"anthropic-ratelimit-{bucket}-remaining"] = str(max(0, limit - spent[bucket]))
+        headers[f"anthropic-ratelimit-{bucket}-reset"] = reset
+    return headers
+
+
 def messages(request: WireRequest, item: Reply | Fault | None) -> WireResponse:
     """`POST /v1/messages`: the scripted item, or the default reply; whole or SSE as asked."""
     body = request.body if isinstance(request.body, dict) else {}
@@ -302,6 +321,8 @@ def messages(request: WireRequest, item: Reply | Fault | None) -> WireResponse:
     model = reply.model or model
     tool_ids = [f"toolu_emu_{request.emulator.next_id('toolu')}" for _ in reply.tool_calls]
     prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else count_prompt_tokens(body)
+    max_tokens = body.get("max_tokens")  # what the API reserves against the output bucket up front
+    headers.update(rate_limit_headers(request, prompt_tokens, max_tokens if isinstance(max_tokens, int) else 0))
     if not stream:
         rendered = render_message(reply, message_id=message_id, model=model, tool_ids=tool_ids,
                                   prompt_tokens=prompt_tokens)

@@ -38,6 +38,8 @@ __all__ = [
     "OPENROUTER_PRICING",
     "OPENROUTER_UPSTREAM",
     "QUIRKS",
+    "RATE_LIMIT_REQUESTS",
+    "RATE_LIMIT_TOKENS",
     "chat_completions",
     "chunk",
     "completion_chunks",
@@ -52,6 +54,7 @@ __all__ = [
     "ollama_tags",
     "openrouter_cost",
     "openrouter_models",
+    "rate_limit_headers",
     "render_completion",
     "render_embeddings",
     "render_usage",
@@ -91,6 +94,25 @@ def openrouter_cost(prompt_tokens: int, completion_tokens: int) -> float:
     """The ``usage.cost`` the emulated OpenRouter reports for a call."""
     return round(prompt_tokens * float(OPENROUTER_PRICING["prompt"])
                  + completion_tokens * float(OPENROUTER_PRICING["completion"]), 12)
+
+
+RATE_LIMIT_REQUESTS = 10_000
+"""The requests-per-minute limit the emulated OpenAI states on every answer."""
+RATE_LIMIT_TOKENS = 30_000_000
+"""The tokens-per-minute limit it states."""
+
+
+def rate_limit_headers(request: WireRequest, tokens: int) -> dict[str, str]:
+    """OpenAI's `x-ratelimit-*` headers as every answer carries them: each request to this emulator spends
+    one request of the bucket, and the token bucket is down by this request's `tokens`."""
+    return {
+        "x-ratelimit-limit-requests": str(RATE_LIMIT_REQUESTS),
+        "x-ratelimit-limit-tokens": str(RATE_LIMIT_TOKENS),
+        "x-ratelimit-remaining-requests": str(max(0, RATE_LIMIT_REQUESTS - request.number)),
+        "x-ratelimit-remaining-tokens": str(max(0, RATE_LIMIT_TOKENS - tokens)),
+        "x-ratelimit-reset-requests": "6ms",
+        "x-ratelimit-reset-tokens": "1m0s",
+    }
 
 
 def _quirks(reply: Reply, request: WireRequest | None = None) -> frozenset[str]:
@@ -652,7 +674,8 @@ def chat_completions(request: WireRequest, item: Reply | Fault | None) -> WireRe
         )
         if "openrouter" in quirks:
             _as_openrouter(payload, accounting)
-        return WireResponse.json(payload)
+            return WireResponse.json(payload)
+        return WireResponse.json(payload, headers=rate_limit_headers(request, prompt_tokens))
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
     chunks = completion_chunks(
@@ -673,7 +696,10 @@ def chat_completions(request: WireRequest, item: Reply | Fault | None) -> WireRe
         events = [_KEEPALIVE, *(e for event in events for e in (event, _KEEPALIVE))]
     if "no_done" not in quirks:
         events.append(b"data: [DONE]\n\n")
-    return WireResponse.stream(events)
+    response = WireResponse.stream(events)
+    if "openrouter" not in quirks:
+        response.headers.update(rate_limit_headers(request, prompt_tokens))
+    return response
 
 
 def _as_openrouter(payload: dict[str, Any], accounting: bool) -> None:
@@ -720,7 +746,8 @@ def embeddings(request: WireRequest, item: Reply | Fault | None) -> WireResponse
             model=str(body.get("model") or "unknown"),
             dims=dims if isinstance(dims, int) and dims > 0 else DEFAULT_EMBEDDING_DIMS,
             encoding_format=str(body.get("encoding_format") or "float"),
-        )
+        ),
+        headers=rate_limit_headers(request, sum(word_count(t) for t in texts)),
     )
 
 

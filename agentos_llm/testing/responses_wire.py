@@ -39,7 +39,7 @@ from agentos_llm.testing.emulator import (
     word_count,
 )
 from agentos_llm.testing.openai_wire import fault_response as openai_fault_response
-from agentos_llm.testing.openai_wire import schema_instance
+from agentos_llm.testing.openai_wire import rate_limit_headers, schema_instance
 
 __all__ = [
     "ENCRYPTED_INCLUDE",
@@ -443,8 +443,10 @@ def responses(request: WireRequest, item: Reply | Fault | None) -> WireResponse:
     rendered = render_response(reply, body, response_id=response_id, model=reply.model or model,
                                created_at=created_at, ids=ids, prompt_tokens=prompt)
     if not stream:
-        return WireResponse.json(rendered)
-    return WireResponse.stream(_encode(response_events(rendered)))
+        return WireResponse.json(rendered, headers=rate_limit_headers(request, prompt))
+    response = WireResponse.stream(_encode(response_events(rendered)))
+    response.headers.update(rate_limit_headers(request, prompt))
+    return response
 
 
 def input_tokens(request: WireRequest, item: Reply | Fault | None) -> WireResponse:

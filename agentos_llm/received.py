@@ -1,0 +1,84 @@
+"""What a response's headers say, handed from a provider's I/O layer to the base class.
+
+The seam: an I/O hook passes the headers on and reads nothing in them.
+
+- `_send` / `_asend` may return `Received(payload, headers)` instead of the bare payload;
+- a stream (`_open_stream` / `_aopen_stream`) may yield `Received(None, headers)` as its first item.
+
+`IProvider` then reads them once (`hear`): the vendor's request id (`response.request_id`), the rate
+limits (`response.rate_limits`, also kept per credential in `agentos_llm.rate_limits.RATE_LIMITS` so
+`get_quota()` reports them without another request), and a cost the gateway reported (LiteLLM's
+`x-litellm-response-cost`, `usage.cost_source = "provider"`; whole responses only: a stream's headers
+leave before its cost is known). A hook that returns the bare payload still works; its responses carry
+none of these.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, NamedTuple
+
+from .errors import _REQUEST_ID_HEADERS
+from .pricing import LITELLM_COST_HEADER, cost_from_headers
+from .rate_limits import RATE_LIMITS, RateLimits, parse_rate_limit_headers
+
+__all__ = ["Heard", "Received", "hear"]
+
+log = logging.getLogger("agentos_llm")
+
+
+class Received:
+    """A decoded payload with the headers of the HTTP response that carried it."""
+
+    __slots__ = ("headers", "payload")
+
+    def __init__(self, payload: Any, headers: Mapping[str, str] | None) -> None:
+        self.payload = payload
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return f"Received(payload={type(self.payload).__name__}, headers={len(self.headers or ())})"
+
+
+class Heard(NamedTuple):
+    """What one response's headers said."""
+
+    request_id: str | None = None
+    rate_limits: RateLimits | None = None
+    cost_usd: float | None = None
+
+
+NOTHING = Heard()
+
+
+def hear(provider_id: str, credential: Callable[[], Hashable], headers: Mapping[str, str] | None) -> Heard:
+    """Reads a response's headers (any mapping, any case) and keeps its rate limits for the credential
+    (`credential()` is asked only when there are limits to keep). Never raises: the call was made."""
+    if not headers:
+        return NOTHING
+    try:
+        wanted = _wanted(headers)
+        request_id = next((v for h in _REQUEST_ID_HEADERS if (v := wanted.get(h))), None)
+        limits = parse_rate_limit_headers(wanted)
+        if limits is not None:
+            RATE_LIMITS.put(provider_id, credential(), limits)
+        raw_cost = wanted.get(LITELLM_COST_HEADER)
+        cost = None if raw_cost is None else cost_from_headers({LITELLM_COST_HEADER: raw_cost})
+        return Heard(request_id, limits, cost)
+    except Exception as exc:  # pragma: no cover - defensive: odd header values must not fail a paid call
+        log.debug("could not read the response headers: %s: %s", type(exc).__name__, exc)
+        return NOTHING
+
+
+_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after", LITELLM_COST_HEADER, *_REQUEST_ID_HEADERS)
+_BYTE_PREFIXES = tuple(p.encode() for p in _PREFIXES)
+
+
+def _wanted(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers read here, lower-cased; the others (two dozen on a typical answer) are skipped unread."""
+    raw = getattr(headers, "raw", None)  # httpx / httpx2: the bytes as received, decoded only when wanted
+    if isinstance(raw, list):
+        return {k.lower().decode("latin-1"): v.decode("latin-1") for k, v in raw
+                if k.lower().startswith(_BYTE_PREFIXES)}
+    return {key: str(v) for k, v in headers.items() if (key := k.lower()).startswith(_PREFIXES)}
