@@ -19,6 +19,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BudgetExceededError",
+    "CircuitOpenError",
     "ConfigurationError",
     "ContentFilterError",
     "ContextLengthExceededError",
@@ -142,6 +143,25 @@ class BudgetExceededError(QuotaExceededError):
         self.limit = limit
         self.spent = spent
         self.resets_at = resets_at
+
+
+class CircuitOpenError(ProviderError):
+    """A circuit breaker is open: the call failed at once and nothing was sent.
+
+    `breaker` names it (`host/credential label/model`; the label, never the key), `opened_by` the error
+    class that opened it, `retry_after` the seconds until it lets a trial call through, `closes_at` that
+    moment (epoch seconds).
+    """
+
+    def __init__(self, message: str, *, provider: str | None = None, breaker: str | None = None,
+                 credential: str | None = None, model: str | None = None, retry_after: float | None = None,
+                 closes_at: float | None = None, opened_by: str | None = None) -> None:
+        super().__init__(message, provider=provider, retry_after=retry_after, code="circuit_open")
+        self.breaker = breaker
+        self.credential = credential
+        self.model = model
+        self.closes_at = closes_at
+        self.opened_by = opened_by
 
 
 class InvalidRequestError(ProviderError):
