@@ -29,7 +29,6 @@ def add_login_parsers(sub: Any) -> None:
 
 def _login(args: argparse.Namespace) -> int:
     from .auth.oauth import login, provider_settings
-    from .credentials import config_path
 
     result = login(args.provider, profile=args.profile, device=args.device, open_browser=not args.no_browser)
     if result.kind == "api_key":
@@ -42,12 +41,12 @@ def _login(args: argparse.Namespace) -> int:
         what = f"a token valid for {left // 60} min ({renew})"
     print(f"Signed in to {args.provider} ({result.credential_source}): {what}, stored in {result.path}")
     profiles = provider_settings(args.provider).get("profiles")
-    if result.profile and not (isinstance(profiles, dict) and result.profile in profiles):
-        print(f"To use it, add a [providers.{args.provider}.profiles.{result.profile}] table with auth = \"oauth\" "
-              f"to {config_path()}", file=sys.stderr)
-    elif provider_settings(args.provider, result.profile).get("auth") != "oauth":
-        print(f"To use it, set auth = \"oauth\" under [providers.{args.provider}] in {config_path()}",
-              file=sys.stderr)
+    missing = result.profile and not (isinstance(profiles, dict) and result.profile in profiles)
+    if missing or provider_settings(args.provider, result.profile).get("auth") != "oauth":
+        from .config_writer import use_oauth
+
+        where = f"[providers.{args.provider}" + (f".profiles.{result.profile}]" if result.profile else "]")
+        print(f"Set auth = \"oauth\" under {where} in {use_oauth(args.provider, result.profile)}", file=sys.stderr)
     return 0
 
 

@@ -354,6 +354,15 @@ def update_credential(provider_id: str, profile: str | None, *, path: Path | Non
     return target
 
 
+def use_oauth(provider_id: str, profile: str | None = None, *, path: Path | None = None,
+              env: Mapping[str, str] | None = None) -> Path:
+    """Sets `auth = "oauth"` on a provider's table (or its profile's), so the stored sign-in is used."""
+    target = _target(path, env)
+    with edit_config(target) as doc:
+        _table(doc, _credential_keys(provider_id, profile))["auth"] = "oauth"
+    return target
+
+
 def _toml_value(value: Any) -> Any:
     """A value as TOML takes it: secrets revealed (this is where they are meant to go), sequences as lists."""
     if isinstance(value, SecretStr):

@@ -515,7 +515,10 @@ def test_cli_device_login_with_a_profile(server: OAuthTestServer, config_dir: Pa
     assert main(["login", "gw", "--device", "--profile", "ci"]) == 0
     out, err = capsys.readouterr()
     assert f"enter the code {only_user_code(server)}" in err
-    assert "add a [providers.gw.profiles.ci] table" in err  # the resolver needs the profile to exist
+    # The resolver needs the profile to exist: login writes it, keeping what the file had.
+    assert 'Set auth = "oauth" under [providers.gw.profiles.ci]' in err
+    written = (config_dir / "config.toml").read_text(encoding="utf-8")
+    assert "[providers.gw.profiles.ci]" in written and f'issuer = "{server.url}"' in written
     assert "Signed in to gw (oauth:127.0.0.1#ci)" in out and "gw.ci.json" in out
     assert str(stored("gw", "ci").access_token) not in out + err
 
