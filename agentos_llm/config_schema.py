@@ -19,13 +19,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigurationError
+from .http_bridge import ca_bundle_problem, proxy_url_problem
 
 __all__ = [
     "CREDENTIAL_METHODS",
     "DISCOVERED_FIELDS",
     "ConfigFile",
     "CredentialConfig",
+    "LimitsConfig",
     "ProviderConfig",
+    "ResilienceConfig",
     "config_problems",
     "find_line",
     "invalid_config",
@@ -65,6 +68,12 @@ class CredentialConfig(_Strict):
     models: list[str] | None = None
     """The allowlist: the only models generate, stream and count_tokens may use with this credential."""
     headers: dict[str, str] | None = Field(default=None, repr=False)  # may hold an Authorization header
+    proxy: str | None = Field(default=None, repr=False)  # may hold the proxy's user and password
+    """The proxy this provider's requests go through, "http://host:port" (docs/http-bridge.md)."""
+    ca_bundle: str | None = None
+    """A PEM file of the CA certificates to trust instead of the default ones."""
+    max_connections: int | None = Field(default=None, gt=0, le=10_000)
+    """The most connections one HTTP client of this provider keeps open."""
     account_id: str | None = None
     project_id: str | None = None
     plan: str | None = None
@@ -98,6 +107,22 @@ class CredentialConfig(_Strict):
             raise ValueError("not an http(s) URL")
         return value
 
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        problem = None if value is None else proxy_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: str | None) -> str | None:
+        problem = None if value is None else ca_bundle_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("models")
     @classmethod
     def _models(cls, value: list[str] | None) -> list[str] | None:
@@ -124,6 +149,19 @@ class CredentialConfig(_Strict):
         return bool(self.methods()) or self.auth == "oauth"
 
 
+class LimitsConfig(_Strict):
+    """`[providers.<id>.limits]`: client-side limits for the provider (`agentos_llm.resilience.Limits`)."""
+
+    rpm: float | None = Field(default=None, gt=0)
+    """Requests per minute."""
+    tpm: float | None = Field(default=None, gt=0)
+    """Tokens per minute."""
+    concurrency: int | None = Field(default=None, ge=1)
+    """Calls in flight at once (per process)."""
+    learn: bool = True
+    """Also apply the limits the vendor's rate-limit headers state."""
+
+
 class ProviderConfig(CredentialConfig):
     """A `[providers.<id>]` table: its own credential and settings, named profiles, prices and quota."""
 
@@ -135,6 +173,8 @@ class ProviderConfig(CredentialConfig):
     `agentos_llm.pricing`, which warns and leaves a cost unknown rather than failing a call already paid for."""
     quota: str | dict[str, Any] | None = None
     """Where the quota is asked (read and fully checked by `agentos_llm.quota_fetch`)."""
+    limits: LimitsConfig | None = None
+    """Client-side limits the manager keeps for this provider (docs/routing-and-resilience.md)."""
 
     @model_validator(mode="after")
     def _known_profile(self) -> ProviderConfig:
@@ -153,14 +193,45 @@ class ProviderConfig(CredentialConfig):
         return not key_required and any(t.base_url or t.default_model or t.models for t in tables)
 
 
+ROUTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+"""What a route may be called: no "/" or ":", so a route name never shadows a "provider/model" id."""
+
+
+class ResilienceConfig(_Strict):
+    """`[resilience]`: the manager's circuit breakers and the store they (and the limits) keep state in."""
+
+    state_store: str | None = None
+    """"memory" (the default) or a Redis URL (`redis://host:6379/0`, `rediss://`, `unix://`)."""
+    breakers: bool = True
+    """Circuit breakers in the manager (on by default)."""
+
+    @field_validator("state_store")
+    @classmethod
+    def _store(cls, value: str | None) -> str | None:
+        if value is not None and value != "memory" and not re.match(r"(rediss?|unix)://\S+", value):
+            raise ValueError('not "memory" or a redis:// URL')
+        return value
+
+
 class ConfigFile(_Strict):
     """The whole file."""
 
     default_model: str | None = None
     """The agent's default model, "provider/model"."""
-    routes: dict[str, Any] | None = None
-    """Model routes (read elsewhere; kept as written)."""
+    routes: dict[str, list[str]] | None = None
+    """Named routes: a name and the model ids tried in order (`fast = ["groq/...", "openai/..."]`)."""
+    resilience: ResilienceConfig | None = None
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+
+    @field_validator("routes")
+    @classmethod
+    def _routes(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        for name, hops in (value or {}).items():
+            if not ROUTE_NAME.fullmatch(name):
+                raise ValueError(f"route name {name!r} must be letters, digits, _ . - (no / or :)")
+            if not hops or not all(isinstance(h, str) and h.strip() for h in hops):
+                raise ValueError(f"route {name!r} needs a non-empty list of model ids")
+        return value
 
     @field_validator("default_model")
     @classmethod
@@ -186,12 +257,22 @@ _FIXES: Mapping[str, str] = {
     "default_model": 'a model id, default_model = "gpt-4.1-mini" (at the top: "provider/model")',
     "models": 'a list of model ids, models = ["gpt-4.1-mini", "gpt-4.1"]',
     "headers": 'a table of strings, headers = { "X-Team" = "agents" }',
+    "proxy": 'a proxy URL, proxy = "http://proxy.internal:3128" (docs/http-bridge.md)',
+    "ca_bundle": 'the path of a PEM file that exists, ca_bundle = "/etc/ssl/corp-ca.pem"',
+    "max_connections": "an integer from 1 to 10000, max_connections = 50",
     "profile": 'the name of a profile table, profile = "work" with [providers.<id>.profiles.work]',
     "profiles": "tables, [providers.<id>.profiles.<name>]",
     "prices": '[providers.<id>.prices."<model>"] with input, output, cached, cache_write (USD per 1M tokens)',
     "quota": 'a preset name, quota = "litellm", or a [providers.<id>.quota] table (docs/quota-and-cost.md)',
     "providers": "[providers.<id>] tables",
-    "routes": "a [routes] table",
+    "routes": 'a [routes] table of lists, fast = ["groq/llama-3.3-70b-versatile", "openai/gpt-4.1-mini"]',
+    "limits": "a [providers.<id>.limits] table with rpm, tpm, concurrency (numbers) and learn (true/false)",
+    "rpm": "requests per minute, a number above 0",
+    "tpm": "tokens per minute, a number above 0",
+    "concurrency": "calls at once, an integer of at least 1",
+    "resilience": 'a [resilience] table, state_store = "redis://127.0.0.1:6379/0", breakers = true',
+    "state_store": 'state_store = "memory" or a Redis URL, "redis://127.0.0.1:6379/0"',
+    "breakers": "breakers = true or false",
     "next_refresh": "a TOML date-time, next_refresh = 2026-01-31T12:00:00Z",
 }
 
@@ -288,6 +369,10 @@ def _model_at_table(table: Sequence[str]) -> type[BaseModel]:
         return ConfigFile
     if len(table) == 2 and table[0] == "providers":
         return ProviderConfig
+    if len(table) == 3 and table[0] == "providers" and table[2] == "limits":
+        return LimitsConfig
+    if list(table) == ["resilience"]:
+        return ResilienceConfig
     if len(table) == 4 and table[0] == "providers" and table[2] == "profiles":
         return CredentialConfig
     return _Strict

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from .credentials import config_path, provider_config, resolve_credential
 from .defaults import PROVIDERS, ProviderSpec, get_spec
 from .errors import ConfigurationError
+from .http_bridge import TransportPolicy, resolve_transport
 from .small_http import HttpFailure as _ProbeError
 from .small_http import request
 from .types import ModelInfo
@@ -145,6 +146,8 @@ class _Target:
     base_url: str
     source: str
     api_key: str | None = field(default=None, repr=False)
+    transport: TransportPolicy = field(default_factory=TransportPolicy)
+    """The row's proxy and CA bundle (`[providers.<id>]` and the environment; agentos_llm.http_bridge)."""
 
 
 def _base_url(spec: ProviderSpec, explicit: str | None, env: Mapping[str, str]) -> tuple[str | None, str]:
@@ -189,7 +192,12 @@ def _plan(ids: Sequence[str], base_urls: Mapping[str, str], env: Mapping[str, st
             key = resolve_credential(spec, env=env).api_key
         except ConfigurationError:  # a row that wants a key it lacks: probe anyway, and say so on a 401
             key = None
-        targets.append(_Target(spec, url, source, key.get_secret_value() if key is not None else None))
+        try:
+            transport = resolve_transport(section=spec.id, config_path=config_path(env), env=env, where=spec.id)
+        except ConfigurationError as exc:
+            skipped.append(SkippedServer(spec.id, url, source, str(exc), probed=False))
+            continue
+        targets.append(_Target(spec, url, source, key.get_secret_value() if key is not None else None, transport))
     order = {pid: i for i, pid in enumerate(ids)}
     targets.sort(key=lambda t: order[t.spec.id])
     return targets, skipped
@@ -221,9 +229,12 @@ class _Fetch:
 
     async def json(self, url: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
+        transport = self.target.transport
+        # This machine's servers are probed directly unless the row names a proxy: one elsewhere cannot reach them.
         answer = await request("GET" if body is None else "POST", url, body=data,
                                headers=_auth_headers(self.target.api_key), timeout=self.timeout,
-                               max_bytes=self.max_bytes)
+                               max_bytes=self.max_bytes, proxy=transport.proxy_for(url, env_for_loopback=False),
+                               ssl_context=transport.ssl_context())
         status, raw = answer.status, answer.body
         path = urlsplit(url).path
         if status in (401, 403):

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .credentials import config_path, provider_config
 from .errors import ConfigurationError, describe_error_body
+from .http_bridge import TransportPolicy, transport_of
 from .quota import QuotaSnapshot, QuotaStatus, QuotaWindow, header_windows
 from .quota_mapping import (
     MappedQuota,
@@ -160,6 +161,8 @@ class _Plan:
     timeout: float
     max_bytes: int
     secret: str | None
+    transport: TransportPolicy
+    """The provider's proxy and CA bundle: quota requests leave the way its calls do."""
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -224,7 +227,9 @@ def _plan(provider: IProvider, settings: QuotaSettings, timeout: float | None) -
     headers = {"User-Agent": "agentos-llm-quota"}
     if key:
         headers[preset.auth_header] = f"{preset.auth_scheme} {key}" if preset.auth_scheme else key
-    return _Plan(preset, urls, headers, timeout or settings.timeout, settings.max_bytes, key)
+    transport = transport_of(provider)
+    transport.ssl_context()  # a CA bundle gone since is a ConfigurationError here, so the snapshot says it
+    return _Plan(preset, urls, headers, timeout or settings.timeout, settings.max_bytes, key, transport)
 
 
 # ---------------------------------------------------------------------- asking
@@ -246,7 +251,8 @@ async def _ask(plan: _Plan, endpoint: QuotaEndpoint, url: str, now: datetime) ->
         return _Outcome(endpoint, url, status=status, message=redact(message))
 
     try:
-        answer = await request("GET", url, headers=plan.headers, timeout=plan.timeout, max_bytes=plan.max_bytes)
+        answer = await request("GET", url, headers=plan.headers, timeout=plan.timeout, max_bytes=plan.max_bytes,
+                               proxy=plan.transport.proxy_for(url), ssl_context=plan.transport.ssl_context())
     except HttpFailure as exc:
         if exc.timed_out:
             return failed("error", f"timed out: {exc.reason} (GET {url})")

@@ -4,16 +4,23 @@ Local-server discovery (`agentos_llm.discovery`) and quota endpoints (`agentos_l
 rather than a vendor SDK or an HTTP client library: nothing heavy is imported to ask one small question,
 a hung server is cancelled cleanly (a thread blocked in `urllib` cannot be), the size cap applies while
 reading, and redirects are never followed (a 3xx comes back as it is, for the caller to judge).
+
+Through a proxy (`agentos_llm.http_bridge` decides which, NO_PROXY included) an http URL is asked in absolute
+form and an https one through a CONNECT tunnel, TLS then running end to end with the server: the same two ways
+every HTTP client uses a forward proxy, and small enough to keep here rather than bring in an HTTP library for
+side requests. A proxy URL's user and password go in `Proxy-Authorization` (Basic).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 __all__ = ["HttpAnswer", "HttpFailure", "request"]
 
@@ -37,11 +44,21 @@ class HttpAnswer:
     body: bytes
 
 
-def _request_bytes(method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> bytes:
+def _proxy_auth(proxy: SplitResult) -> list[str]:
+    if proxy.username is None:
+        return []
+    pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
+    return [f"Proxy-Authorization: Basic {base64.b64encode(pair).decode('ascii')}"]
+
+
+def _request_bytes(method: str, url: str, body: bytes | None, headers: Mapping[str, str],
+                   proxy: SplitResult | None = None) -> bytes:
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if proxy is not None:  # a plain-http request through a proxy names the whole URL (absolute form)
+        target = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{target}"
     lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}",
-             "Accept: application/json", "Connection: close"]
+             "Accept: application/json", "Connection: close", *(_proxy_auth(proxy) if proxy else [])]
     for name, value in headers.items():
         # A value with a line break would smuggle a header (or a request) of its own.
         if not any(c in name + value for c in "\r\n"):
@@ -69,6 +86,9 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
 def _os_reason(exc: OSError) -> str:
     if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
         return "connection refused"
+    verify_message = getattr(exc, "verify_message", None)  # ssl.SSLCertVerificationError
+    if verify_message is not None:
+        return f"TLS certificate verification failed: {verify_message}; set ca_bundle for this provider"
     return exc.strerror or str(exc) or type(exc).__name__
 
 
@@ -117,30 +137,101 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
         raise HttpFailure("not a well-formed HTTP answer", answered=True) from None
 
 
-async def request(method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None,
-                  timeout: float, max_bytes: int) -> HttpAnswer:
-    """One request; `timeout` bounds connecting and reading together. Raises `HttpFailure`."""
-    parts = urlsplit(url)
+async def _tunnel(proxy: SplitResult, host: str, port: int) -> socket.socket:
+    """A socket to `host:port` through the proxy's CONNECT, ready for TLS with the server."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(proxy.hostname, proxy.port or 80, type=socket.SOCK_STREAM)
+    if not infos:
+        raise OSError(errno.EHOSTUNREACH, "the proxy's name resolves to no address")
+    failure: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, address)
+            break
+        except OSError as exc:
+            sock.close()
+            failure = exc
+    else:
+        assert failure is not None
+        raise failure
+    try:
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        head = "\r\n".join([f"CONNECT {authority} HTTP/1.1", f"Host: {authority}", *_proxy_auth(proxy)])
+        await loop.sock_sendall(sock, (head + "\r\n\r\n").encode("latin-1"))
+        answer = b""
+        # Byte by byte up to the blank line: the server's TLS bytes must stay in the socket for the handshake.
+        while not answer.endswith(b"\r\n\r\n"):
+            byte = await loop.sock_recv(sock, 1)
+            if not byte or len(answer) > 16384:
+                raise HttpFailure("the proxy closed the connection before answering CONNECT", answered=False)
+            answer += byte
+        status, _ = _parse_head(answer)
+    except BaseException:
+        sock.close()
+        raise
+    if status != 200:
+        sock.close()
+        raise HttpFailure(f"the proxy refused the tunnel to {authority} (HTTP {status})", answered=False)
+    return sock
+
+
+async def _connect(parts: SplitResult, proxy: SplitResult | None, ssl_context: Any
+                   ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     https = parts.scheme == "https"
     host = parts.hostname or ""
     port = parts.port or (443 if https else 80)
-    ssl_context: Any = None
-    if https:
+    if proxy is None:
+        return await asyncio.open_connection(host, port, ssl=ssl_context)
+    if not https:
+        to_proxy: Any = None
+        if proxy.scheme == "https":
+            import ssl
+
+            to_proxy = ssl.create_default_context()
+        return await asyncio.open_connection(proxy.hostname, proxy.port or 80, ssl=to_proxy)
+    if proxy.scheme != "http":
+        raise HttpFailure(f"side requests tunnel through http:// proxies only, not {proxy.scheme}://",
+                          answered=False)
+    sock = await _tunnel(proxy, host, port)
+    try:
+        return await asyncio.open_connection(sock=sock, ssl=ssl_context, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
+
+
+async def request(method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None,
+                  timeout: float, max_bytes: int, proxy: str | None = None, ssl_context: Any = None) -> HttpAnswer:
+    """One request; `timeout` bounds connecting and reading together. Raises `HttpFailure`.
+
+    `proxy`: the forward proxy to go through (an http:// one for https URLs); `ssl_context`: whom to trust for
+    https (default: the system's CAs).
+    """
+    parts = urlsplit(url)
+    via = urlsplit(proxy) if proxy else None
+    if via is not None and (via.scheme not in ("http", "https") or not via.hostname):
+        raise HttpFailure("side requests go through http:// or https:// proxies only", answered=False)
+    if parts.scheme == "https" and ssl_context is None:
         import ssl  # only when a server asks for it
 
         ssl_context = ssl.create_default_context()
     loop = asyncio.get_running_loop()
     started = loop.time()
+    through = f" through the proxy {via.hostname}:{via.port or 80}" if via is not None else ""
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=ssl_context), timeout)
+        reader, writer = await asyncio.wait_for(_connect(parts, via, ssl_context), timeout)
     except asyncio.TimeoutError:
-        raise HttpFailure(f"no connection within {timeout:g} s", answered=False, timed_out=True) from None
+        raise HttpFailure(f"no connection{through} within {timeout:g} s", answered=False, timed_out=True) from None
     except OSError as exc:
-        raise HttpFailure(f"unreachable ({_os_reason(exc)})", answered=False) from None
+        raise HttpFailure(f"unreachable{through} ({_os_reason(exc)})", answered=False) from None
+    absolute = via if via is not None and parts.scheme != "https" else None
     try:
         remaining = max(0.01, timeout - (loop.time() - started))
         return await asyncio.wait_for(
-            _exchange(reader, writer, _request_bytes(method, url, body, headers or {}), max_bytes), remaining)
+            _exchange(reader, writer, _request_bytes(method, url, body, headers or {}, absolute), max_bytes),
+            remaining)
     except asyncio.TimeoutError:
         raise HttpFailure(f"accepted the connection but gave no whole answer within {timeout:g} s",
                           answered=True, timed_out=True) from None
