@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .redaction import redact
@@ -31,6 +31,7 @@ __all__ = [
     "ProviderError",
     "QuotaExceededError",
     "RateLimitError",
+    "RouteExhaustedError",
     "ServerError",
     "StructuredOutputError",
     "UnsupportedCapabilityError",
@@ -164,6 +165,28 @@ class CircuitOpenError(ProviderError):
         self.opened_by = opened_by
 
 
+class RouteExhaustedError(ProviderError):
+    """Every hop of a route failed or was skipped: nothing served the call.
+
+    `errors` holds each hop's error, in the order the hops were tried (an open breaker's `CircuitOpenError`,
+    a client-side `RateLimitError`, the vendor's errors ...); `hops` what each hop did (`types.Hop`); `route`
+    the route's name (None for a model id with `fallback=[...]`). `retry_after` is the soonest any error gave.
+    """
+
+    def __init__(self, message: str, *, errors: Sequence[BaseException] = (), hops: Sequence[Any] = (),
+                 route: str | None = None) -> None:
+        waits = [float(w) for e in errors if isinstance(w := getattr(e, "retry_after", None), (int, float))]
+        super().__init__(message, retry_after=min(waits) if waits else None, code="route_exhausted")
+        self.errors: list[BaseException] = list(errors)
+        self.hops: list[Any] = list(hops)
+        self.route = route
+
+    @property
+    def last(self) -> BaseException | None:
+        """The last hop's error."""
+        return self.errors[-1] if self.errors else None
+
+
 class InvalidRequestError(ProviderError):
     """The request was rejected as invalid (400, 422), or failed local validation."""
 
@@ -212,8 +235,13 @@ class UnsupportedCapabilityError(AgentOSLLMError):
     def __init__(self, provider: str, capability: str, detail: str = "") -> None:
         self.provider = provider
         self.capability = capability
+        self.detail = detail
         msg = f"provider {provider!r} does not support {capability}"
         super().__init__(f"{msg}: {detail}" if detail else msg)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its own arguments (the default would pass the message as `provider`).
+        return (type(self), (self.provider, self.capability, self.detail))
 
 
 class StructuredOutputError(AgentOSLLMError):

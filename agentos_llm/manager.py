@@ -2,8 +2,10 @@
 
 Routing forms: `provider/model` and `provider:model` (the prefix is stripped before the vendor sees
 it), a bare provider id (its default model), a bare model (the first provider whose catalog lists
-it, else the default provider). A request is never moved to another provider unless the call
-names fallbacks.
+it, else the default provider), or the name of a route (`routes=` / `add_route` / the config file's
+`[routes]`: model ids tried in order). A request moves to another provider only along its route or the
+call's `fallback=[...]`. The calls themselves, with fallback, breakers, limits, credential rotation and
+hedging, are in `agentos_llm.manager_calls`.
 """
 
 from __future__ import annotations
@@ -11,69 +13,58 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .defaults import PROVIDERS, auto_detect_order, key_env_hint
-from .errors import (
-    AgentOSLLMError,
-    APIConnectionError,
-    APITimeoutError,
-    AuthenticationError,
-    ConfigurationError,
-    MissingDependencyError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProviderError,
-    QuotaExceededError,
-    RateLimitError,
-    ServerError,
-)
-from .provider import AsyncEventStream, EventStream, IProvider, Messages
+from .errors import AgentOSLLMError, ConfigurationError, MissingDependencyError
+from .fallback import Router
+from .manager_calls import OnFallback, RoutedCalls
+from .model_definitions import defined_info, defined_infos, merge_options, route_named
+from .provider import IProvider
 from .registry import create_provider, defined_providers
-from .types import (
-    CompletionResponse,
-    EmbeddingResponse,
-    ModelInfo,
-    RerankResponse,
-    StreamEvent,
-    StructuredResponse,
-    TokenCount,
-)
+from .routing import Route
+from .routing_guard import HopGuard, LimitsArg, RotateArg, store_from_url
+from .types import HealthStatus, ModelInfo
 
 if TYPE_CHECKING:
+    from .config_schema import ConfigFile
     from .discovery import Discovery
+    from .inspection import InspectedRequest
     from .ledger import Budget, UsageLedger
+    from .provider import Messages
     from .quota import QuotaSnapshot
+    from .resilience import Breakers, StateStore
 
 __all__ = ["AIModelProviderManager", "Route"]
 
 log = logging.getLogger("agentos_llm")
-T = TypeVar("T")
-
-# Errors that say "this provider cannot serve right now", so a named fallback may be tried.
-_FALLBACK_ON = (RateLimitError, QuotaExceededError, ServerError, APITimeoutError, APIConnectionError,
-                AuthenticationError, PermissionDeniedError, NotFoundError)
 
 
-@dataclass(frozen=True)
-class Route:
-    """Where a model id goes: the provider, the model name the vendor sees, and why."""
+class AIModelProviderManager(RoutedCalls):
+    """Holds providers and routes model ids (and named routes) to them.
 
-    provider: IProvider
-    model: str
-    reason: str
-
-
-class AIModelProviderManager:
-    """Holds providers and routes model ids to them."""
+    Resilience, all on the manager (a bare provider has none of it): `routes` names routes; circuit breakers
+    are on by default (`breakers=False` turns them off); `limits` sets client-side limits (a `Limits` for every
+    provider, a mapping by provider id, False for none; limits the vendors' headers state are learned);
+    `state_store` is where breakers and limits keep their state (a `MemoryStore` by default, `RedisStore(url)`
+    to share it between workers); `rotate_credentials` rotates keys on 429 and quota errors (True: the config
+    profiles of each provider; or keys by provider id); `on_fallback(hop, next_route)` is called whenever a
+    call moves past a hop. See docs/routing-and-resilience.md.
+    """
 
     def __init__(self, providers: Iterable[IProvider] = (), *, default: str | None = None,
-                 ledger: UsageLedger | None = None, budgets: Iterable[Budget] | None = None) -> None:
+                 ledger: UsageLedger | None = None, budgets: Iterable[Budget] | None = None,
+                 routes: Mapping[str, Sequence[str]] | None = None, breakers: bool | Breakers = True,
+                 limits: LimitsArg = None, state_store: StateStore | None = None,
+                 rotate_credentials: RotateArg = False, on_fallback: OnFallback | None = None) -> None:
         self._providers: dict[str, IProvider] = {}
         self._reasons: dict[str, str] = {}
+        self._router = Router(HopGuard(breakers=breakers, limits=limits, state_store=state_store,
+                                       rotate=rotate_credentials))
+        self._route_table: dict[str, tuple[str, ...]] = {}
+        self.on_fallback = on_fallback
+        """Called with (the hop that did not serve, the route tried next) whenever a call moves on."""
         self.ledger: UsageLedger | None = None
         """The usage ledger every provider records to (`attach_ledger`)."""
         if ledger is not None:
@@ -88,13 +79,18 @@ class AIModelProviderManager:
         self._default = default
         if default is not None and default not in self._providers:
             raise ConfigurationError(f"default provider {default!r} is not registered")
+        for name, hops in (routes or {}).items():
+            self.add_route(name, hops)
 
     # ------------------------------------------------------------------ building
 
     @classmethod
     def from_env(cls, *, order: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-                 default: str | None = None, discover: bool = False, **provider_kwargs: Any
-                 ) -> AIModelProviderManager:
+                 default: str | None = None, discover: bool = False,
+                 routes: Mapping[str, Sequence[str]] | None = None, breakers: bool | Breakers | None = None,
+                 limits: LimitsArg = None, state_store: StateStore | None = None,
+                 rotate_credentials: RotateArg = False, on_fallback: OnFallback | None = None,
+                 **provider_kwargs: Any) -> AIModelProviderManager:
         """Builds every provider whose env var is present or that the config file configures, in auto-detect
         order (the first is the default), then the config file's other providers in its order.
 
@@ -103,6 +99,8 @@ class AIModelProviderManager:
         The config file's `default_model = "provider/model"` is what a call without a model uses, unless
         `default` names a provider. A broken config file is a `ConfigurationError` naming the file and line.
         `discover=True` then adds the local servers that answer (see `discover`).
+        The resilience arguments are the constructor's; the config file's `[routes]`, `[resilience]`
+        (state_store, breakers) and `[providers.<id>.limits]` apply where the arguments say nothing.
         """
         from .credentials import config_path, load_settings
 
@@ -114,7 +112,13 @@ class AIModelProviderManager:
         if order is None and not environ.get("AGENTOS_LLM_PROVIDER_ORDER"):
             ids = (*ids, *(d for d in defined if d not in ids))
             ids = (*ids, *(p for p in settings.providers if p not in ids))
-        manager = cls()
+        resilience = settings.resilience
+        if state_store is None and resilience is not None and resilience.state_store:
+            state_store = store_from_url(resilience.state_store)
+        if breakers is None:
+            breakers = resilience.breakers if resilience is not None else True
+        manager = cls(breakers=breakers, limits=limits, state_store=state_store,
+                      rotate_credentials=rotate_credentials, on_fallback=on_fallback)
         for pid in ids:
             spec = defined.get(pid) or PROVIDERS.get(pid)
             table = settings.providers.get(pid)
@@ -137,6 +141,8 @@ class AIModelProviderManager:
             manager.register(provider, reason=why)
         if discover:
             manager.discover_sync(env=env, provider_kwargs=provider_kwargs)
+        for name, hops in {**(settings.routes or {}), **(routes or {})}.items():
+            manager.add_route(name, hops)
         if default is not None:
             manager.set_default(default)
         elif settings.default_model:
@@ -196,11 +202,13 @@ class AIModelProviderManager:
                 self.skipped.setdefault(s.provider_id, f"probed at {s.base_url}: {s.reason}")
 
     def register(self, provider: IProvider, *, reason: str = "registered") -> None:
-        """Adds (or replaces) a provider under its `provider_id`."""
+        """Adds (or replaces) a provider under its `provider_id` (with its config file's
+        `[providers.<id>.limits]`, unless `limits=` in code names it)."""
         self._providers[provider.provider_id] = provider
         self._reasons[provider.provider_id] = reason
         if self.ledger is not None:
             provider.usage_ledger = self.ledger
+        self._router.hop_guard.adopt(provider, _settings_of(provider))
 
     def attach_ledger(self, ledger: UsageLedger | None, *, budgets: Iterable[Budget] | None = None) -> None:
         """Records every call of every provider, registered now or later, in `ledger` (None detaches);
@@ -286,7 +294,18 @@ class AIModelProviderManager:
     # ------------------------------------------------------------------ routing
 
     def resolve(self, model: str | None = None) -> Route:
-        """Which provider serves `model`, the model name it will see, and why."""
+        """Which provider serves `model`, the model name it will see, and why (a route name: its first hop)."""
+        hops = self._route_table.get(model) if model else None
+        if hops:
+            first = self._resolve_id(hops[0])
+            return Route(first.provider, first.model, f"route {model!r}, hop 1 of {len(hops)}: {first.reason}")
+        return self._resolve_id(model)
+
+    def _route_name_taken(self, name: str) -> bool:
+        return name in self._providers or name in PROVIDERS or name in defined_providers()
+
+    def _resolve_id(self, model: str | None) -> Route:
+        """`resolve` for a model id (a route's hops are model ids, never other routes)."""
         if not model and self.default_model:
             route = self.resolve(self.default_model)
             return Route(route.provider, route.model,
@@ -295,6 +314,9 @@ class AIModelProviderManager:
             p = self.default_provider
             return Route(p, p.default_model, f"no model given: default provider {p.provider_id!r}, "
                                              "its default model")
+        named = route_named(self, model)  # a `define_model` name, or `provider/cheap` (`/embedding`, `/rerank`)
+        if named is not None:
+            return named
         for sep in ("/", ":"):
             prefix, found, rest = model.partition(sep)
             if found and rest and (prefix in self._providers or prefix in PROVIDERS
@@ -313,6 +335,10 @@ class AIModelProviderManager:
 
     def describe(self, model: str | None = None) -> str:
         """Says which providers were found and why, or where one model id routes and why."""
+        if model is not None and model in self._route_table:
+            hops = [self._resolve_id(h) for h in self._route_table[model]]
+            return f"{model}: a route of {len(hops)} hop(s)\n" + "\n".join(
+                f"  {i}. {h.provider.provider_id}/{h.model} ({h.reason})" for i, h in enumerate(hops, 1))
         if model is not None:
             route = self.resolve(model)
             return (f"{model} -> {route.provider.provider_id}/{route.model} ({route.reason}; key from "
@@ -330,130 +356,23 @@ class AIModelProviderManager:
         if self.default_model:
             lines.insert(0, f"default model: {self.default_model} (from {self.default_model_source})")
         lines.extend(f"{pid}: skipped, {why}" for pid, why in self.skipped.items())
+        lines.extend(f"route {name}: {' -> '.join(hops)}" for name, hops in self._route_table.items())
+        breakers = self._router.hop_guard.breakers
+        if breakers is None:
+            lines.append("circuit breakers: off")
+        else:
+            lines.extend(f"circuit breaker {st}" for st in breakers.snapshot())
         return "\n".join(lines)
 
-    def _routes(self, model: str | None, fallback: Sequence[str] | None) -> list[Route]:
-        return [self.resolve(model), *(self.resolve(m) for m in fallback or ())]
+    def health(self) -> dict[str, Any]:
+        """The manager's resilience state, asked of nothing but its state store: every circuit breaker it has
+        used (`BreakerStatus.as_dict()`), the client-side limits in use, each credential pool, the named
+        routes and the store."""
+        snap = self._router.hop_guard.snapshot()
+        snap["routes"] = {name: list(hops) for name, hops in self._route_table.items()}
+        return snap
 
-    @staticmethod
-    def _hop(i: int, route: Route) -> AbstractContextManager[None]:
-        """Marks the ledger row of fallback attempt `i` (the ledger is imported only when one is attached)."""
-        if i == 0 or route.provider.usage_ledger is None:
-            return nullcontext()
-        from .ledger.context import fallback_hop
-
-        return fallback_hop(i)
-
-    @staticmethod
-    def _log_fallback(route: Route, exc: ProviderError) -> None:
-        log.warning("falling back from %s/%s after %s: %s", route.provider.provider_id, route.model,
-                    type(exc).__name__, exc)
-
-    # ------------------------------------------------------------------ calls
-
-    async def generate(self, model: str | None, messages: Messages, *, fallback: Sequence[str] | None = None,
-                       **options: Any) -> CompletionResponse:
-        """`generate` on the provider `model` routes to; `fallback` model ids are tried in order on
-        provider-side failures (rate limits, quota, outages, auth), never otherwise."""
-        routes = self._routes(model, fallback)
-        for i, route in enumerate(routes):
-            try:
-                with self._hop(i, route):
-                    return await route.provider.generate(route.model, messages, **options)
-            except _FALLBACK_ON as exc:
-                if i == len(routes) - 1:
-                    raise
-                self._log_fallback(route, exc)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def generate_sync(self, model: str | None, messages: Messages, *, fallback: Sequence[str] | None = None,
-                      **options: Any) -> CompletionResponse:
-        """`generate`, blocking."""
-        routes = self._routes(model, fallback)
-        for i, route in enumerate(routes):
-            try:
-                with self._hop(i, route):
-                    return route.provider.generate_sync(route.model, messages, **options)
-            except _FALLBACK_ON as exc:
-                if i == len(routes) - 1:
-                    raise
-                self._log_fallback(route, exc)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def stream(self, model: str | None, messages: Messages, *, fallback: Sequence[str] | None = None,
-               **options: Any) -> AsyncEventStream:
-        """`stream` on the routed provider; fallbacks apply only before the first event."""
-        routes = self._routes(model, fallback)
-        if len(routes) == 1:
-            return routes[0].provider.stream(routes[0].model, messages, **options)
-        return AsyncEventStream(self._astream_fallback(routes, messages, options))
-
-    async def _astream_fallback(self, routes: list[Route], messages: Messages, options: dict[str, Any]
-                                ) -> AsyncIterator[StreamEvent]:
-        for i, route in enumerate(routes):
-            with self._hop(i, route):  # the row's hop is read when the stream is made
-                events = route.provider.stream(route.model, messages, **options)
-            try:
-                first = await events.__anext__()
-            except _FALLBACK_ON as exc:
-                await events.aclose()
-                if i == len(routes) - 1:
-                    raise
-                self._log_fallback(route, exc)
-                continue
-            async with events:
-                yield first
-                async for event in events:
-                    yield event
-            return
-
-    def stream_sync(self, model: str | None, messages: Messages, *, fallback: Sequence[str] | None = None,
-                    **options: Any) -> EventStream:
-        """`stream_sync` on the routed provider; fallbacks apply only before the first event."""
-        routes = self._routes(model, fallback)
-        if len(routes) == 1:
-            return routes[0].provider.stream_sync(routes[0].model, messages, **options)
-        return EventStream(self._stream_fallback(routes, messages, options))
-
-    def _stream_fallback(self, routes: list[Route], messages: Messages, options: dict[str, Any]
-                         ) -> Iterator[StreamEvent]:
-        for i, route in enumerate(routes):
-            with self._hop(i, route):
-                events = route.provider.stream_sync(route.model, messages, **options)
-            try:
-                first = next(events)
-            except _FALLBACK_ON as exc:
-                events.close()
-                if i == len(routes) - 1:
-                    raise
-                self._log_fallback(route, exc)
-                continue
-            with events:
-                yield first
-                yield from events
-            return
-
-    async def generate_structured(self, model: str | None, messages: Messages, schema: type[T] | Any,
-                                  **options: Any) -> StructuredResponse[T]:
-        """`generate_structured` on the routed provider."""
-        route = self.resolve(model)
-        return await route.provider.generate_structured(route.model, messages, schema, **options)
-
-    def generate_structured_sync(self, model: str | None, messages: Messages, schema: type[T] | Any,
-                                 **options: Any) -> StructuredResponse[T]:
-        """`generate_structured`, blocking."""
-        route = self.resolve(model)
-        return route.provider.generate_structured_sync(route.model, messages, schema, **options)
-
-    async def count_tokens(self, model: str | None, messages: Messages, **options: Any) -> TokenCount:
-        """`count_tokens` on the provider `model` routes to."""
-        route = self.resolve(model)
-        return await route.provider.count_tokens(route.model, messages, **options)
-
-    def count_tokens_sync(self, model: str | None, messages: Messages, **options: Any) -> TokenCount:
-        """`count_tokens`, blocking."""
-        route = self.resolve(model)
-        return route.provider.count_tokens_sync(route.model, messages, **options)
+    # ------------------------------------------------------------------ default targets of embed and rerank
 
     def _embed_route(self, model: str | None) -> Route:
         if model:
@@ -463,18 +382,6 @@ class AIModelProviderManager:
                 return Route(p, p.spec.embedding_model, "first provider with an embedding model")
         raise ConfigurationError("no registered provider offers embeddings")
 
-    async def embed(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
-                    input_type: str | None = None) -> EmbeddingResponse:
-        """`embed` on the routed provider (no model: the first provider with an embedding model)."""
-        route = self._embed_route(model)
-        return await route.provider.embed(route.model, texts, dimensions=dimensions, input_type=input_type)
-
-    def embed_sync(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
-                   input_type: str | None = None) -> EmbeddingResponse:
-        """`embed`, blocking."""
-        route = self._embed_route(model)
-        return route.provider.embed_sync(route.model, texts, dimensions=dimensions, input_type=input_type)
-
     def _rerank_route(self, model: str | None) -> Route:
         if model:
             return self.resolve(model)
@@ -483,28 +390,18 @@ class AIModelProviderManager:
                 return Route(p, p.spec.rerank_model, "first provider with a rerank model")
         raise ConfigurationError("no registered provider offers reranking (Cohere, Voyage AI and Bedrock do)")
 
-    async def rerank(self, model: str | None, query: str, documents: Sequence[str], *,
-                     top_n: int | None = None) -> RerankResponse:
-        """`rerank` on the routed provider (no model: the first provider with a rerank model)."""
-        route = self._rerank_route(model)
-        return await route.provider.rerank(route.model, query, documents, top_n=top_n)
-
-    def rerank_sync(self, model: str | None, query: str, documents: Sequence[str], *,
-                    top_n: int | None = None) -> RerankResponse:
-        """`rerank`, blocking."""
-        route = self._rerank_route(model)
-        return route.provider.rerank_sync(route.model, query, documents, top_n=top_n)
-
-    async def list_models(self, provider_id: str | None = None) -> list[ModelInfo]:
-        """Models of one provider, or of every registered provider (listed concurrently).
+    async def list_models(self, provider_id: str | None = None, *, capability: str | None = None) -> list[ModelInfo]:
+        """Models of one provider, or of every registered provider (listed concurrently), then the models
+        `define_model` named (`source="definition"`); `capability` keeps those that have it.
 
         Each provider answers from its cached or live listing, or its static catalog when the listing
         fails; a provider that still fails is logged and left out, never sinking the others.
         """
         if provider_id:
-            return await self.get(provider_id).list_models()
+            listed = await _listing(self.get(provider_id), capability)
+            return [*listed, *defined_infos(listed, capability, provider_id)]
         providers = list(self._providers.values())
-        results = await asyncio.gather(*(p.list_models() for p in providers), return_exceptions=True)
+        results = await asyncio.gather(*(_listing(p, capability) for p in providers), return_exceptions=True)
         out: list[ModelInfo] = []
         for p, result in zip(providers, results, strict=True):
             if isinstance(result, BaseException):
@@ -513,30 +410,56 @@ class AIModelProviderManager:
                 _log_listing_failure(p, result)
             else:
                 out.extend(result)
-        return out
+        return [*out, *defined_infos(out, capability)]
 
-    def list_models_sync(self, provider_id: str | None = None) -> list[ModelInfo]:
+    def list_models_sync(self, provider_id: str | None = None, *, capability: str | None = None) -> list[ModelInfo]:
         """`list_models`, blocking."""
         if provider_id:
-            return self.get(provider_id).list_models_sync()
+            listed = _listing_sync(self.get(provider_id), capability)
+            return [*listed, *defined_infos(listed, capability, provider_id)]
         out: list[ModelInfo] = []
         for p in self._providers.values():
             try:
-                out.extend(p.list_models_sync())
+                out.extend(_listing_sync(p, capability))
             except Exception as exc:
                 _log_listing_failure(p, exc)
-        return out
+        return [*out, *defined_infos(out, capability)]
 
     async def get_model_info(self, model: str) -> ModelInfo:
-        """What the routed provider knows about a model id (`provider/model`, a bare model, ...): its live
-        listing merged with the catalog, else the catalog."""
+        """What the routed provider knows about a model id (`provider/model`, a bare model, a defined model's
+        name ...): its live listing merged with the catalog, else the catalog."""
         route = self.resolve(model)
-        return await route.provider.get_model_info(route.model)
+        return defined_info(model, await route.provider.get_model_info(route.model))
 
     def get_model_info_sync(self, model: str) -> ModelInfo:
         """`get_model_info`, blocking."""
         route = self.resolve(model)
-        return route.provider.get_model_info_sync(route.model)
+        return defined_info(model, route.provider.get_model_info_sync(route.model))
+
+    async def check_health(self, *, timeout: float = 10.0) -> list[HealthStatus]:
+        """Every registered provider's `check_health`, concurrently, each within `timeout` seconds: one row per
+        provider in registration order (`HealthStatus.state`: ok, unauthorized, rate_limited, timeout,
+        unreachable, unsupported, error), never an exception."""
+        from .health import check_all
+
+        return await check_all(list(self._providers.values()), timeout)
+
+    def check_health_sync(self, *, timeout: float = 10.0) -> list[HealthStatus]:
+        """`check_health`, blocking (each provider on its sync transport, in threads)."""
+        from .health import check_all_sync
+
+        return check_all_sync(list(self._providers.values()), timeout)
+
+    async def inspect_request(self, model: str | None, messages: Messages, **options: Any) -> InspectedRequest:
+        """What `generate` (with `stream=True`: `stream`) would send for `model` to its first hop, not sent
+        (`IProvider.inspect_request`); a defined model's options are in it."""
+        route = self.resolve(model)
+        return await route.provider.inspect_request(route.model, messages, **merge_options(route.options, options))
+
+    def inspect_request_sync(self, model: str | None, messages: Messages, **options: Any) -> InspectedRequest:
+        """`inspect_request`, for the sync client."""
+        route = self.resolve(model)
+        return route.provider.inspect_request_sync(route.model, messages, **merge_options(route.options, options))
 
     async def quotas(self, *, timeout: float = 10.0) -> list[QuotaSnapshot]:
         """Every registered provider's quota snapshot (`IProvider.get_quota`), asked concurrently, each within
@@ -553,14 +476,16 @@ class AIModelProviderManager:
         return run_sync(self.quotas(timeout=timeout))
 
     async def aclose(self) -> None:
-        """Closes every registered provider."""
+        """Closes every registered provider (and those built for rotated credentials)."""
         for p in self._providers.values():
             await p.aclose()
+        await self._router.hop_guard.aclose()
 
     def close(self) -> None:
-        """Closes every registered provider's sync client."""
+        """Closes every registered provider's sync client (and those built for rotated credentials)."""
         for p in self._providers.values():
             p.close()
+        self._router.hop_guard.close()
 
     async def __aenter__(self) -> AIModelProviderManager:
         return self
@@ -575,11 +500,31 @@ class AIModelProviderManager:
         self.close()
 
 
+def _settings_of(provider: IProvider) -> ConfigFile | None:
+    """The config file the provider was built from (None when it cannot be read: the provider was built
+    anyway, from arguments)."""
+    from .credentials import load_settings
+
+    try:
+        return load_settings(provider._settings.config_path)
+    except (ConfigurationError, AttributeError):
+        return None
+
+
 def _near(provider_id: str) -> str:
     import difflib
 
     near = difflib.get_close_matches(provider_id, [*PROVIDERS, *defined_providers()], n=1)
     return f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(sorted(PROVIDERS))})"
+
+
+def _listing(provider: IProvider, capability: str | None) -> Awaitable[list[ModelInfo]]:
+    # Asked without `capability` when there is none: a subclass may override `list_models()` as it was.
+    return provider.list_models(capability=capability) if capability else provider.list_models()
+
+
+def _listing_sync(provider: IProvider, capability: str | None) -> list[ModelInfo]:
+    return provider.list_models_sync(capability=capability) if capability else provider.list_models_sync()
 
 
 def _log_listing_failure(provider: IProvider, exc: Exception) -> None:

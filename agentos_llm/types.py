@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, create_model, model_validator
 
 from .rate_limits import RateLimits
 
@@ -27,6 +27,7 @@ __all__ = [
     "EmbeddingResponse",
     "FinishReason",
     "HealthStatus",
+    "Hop",
     "ImagePart",
     "Message",
     "MessageInput",
@@ -34,6 +35,7 @@ __all__ = [
     "ReasoningDeltaEvent",
     "RerankResponse",
     "RerankResult",
+    "ResponseMetadata",
     "Role",
     "ServerToolCall",
     "StreamEvent",
@@ -394,8 +396,9 @@ class FinishReason(str, Enum):
         return self.value
 
 
-CostSource = Literal["provider", "genai-prices", "listing", "catalog", "config", "none", "mixed"]
-"""Where a cost came from (see `agentos_llm.pricing`); "mixed" is a sum of usages priced from different sources."""
+CostSource = Literal["provider", "definition", "genai-prices", "listing", "catalog", "config", "none", "mixed"]
+"""Where a cost came from (see `agentos_llm.pricing`); "definition" is a `define_model` price; "mixed" is a sum of
+usages priced from different sources."""
 
 
 class Usage(BaseModel):
@@ -444,6 +447,26 @@ def _sum_source(a: CostSource | None, b: CostSource | None) -> CostSource | None
     return a if b is None else "mixed"
 
 
+class Hop(BaseModel):
+    """One target a manager call tried, in order: which provider and model, how it ended, how long it took.
+
+    `outcome` is "served" (it answered), "failed" (`error` names the error class), "skipped" (not tried: an
+    open breaker, a client-side limit, a rule of the route; `error` names why when an error said so) or
+    "cancelled" (a hedged call's slower hop, stopped when the other answered). `usage` is what the hop
+    reported (None when it reported nothing); `note` says what the manager did (options clipped or dropped,
+    a credential rotated, a hedge started).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    provider: str
+    model: str
+    error: str | None = None
+    elapsed_ms: float = 0.0
+    note: str | None = None
+    outcome: Literal["served", "failed", "skipped", "cancelled"] = "served"
+    usage: Usage | None = None
+
+
 class Citation(BaseModel):
     """A passage the answer cites: a web page, a file, or a document given in the request."""
 
@@ -482,6 +505,31 @@ class TokenCount(BaseModel):
     exact: bool = True
     model: str | None = None
     provider: str | None = None
+    hops: list[Hop] = Field(default_factory=list)
+    """How a manager served the count (see `Hop`); empty from a provider called directly."""
+
+
+class ResponseMetadata(BaseModel):
+    """What the transport and the body said about how a call was served (see docs/models.md).
+
+    `headers` are the selected response headers (request ids, rate limits, processing times, gateway costs),
+    lower-cased; `service_tier` is the tier that served the call where the vendor says so (OpenAI's
+    `service_tier`, Anthropic's `usage.service_tier`); `upstream` the provider an aggregator routed to
+    (OpenRouter's `provider`); `host` the host row and `base_url` where the request went. `extra` holds
+    what a `get_response_metadata` override adds.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    status_code: int | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    request_id: str | None = None
+    service_tier: str | None = None
+    upstream: str | None = None
+    api: str | None = None
+    host: str | None = None
+    base_url: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+    _source: Any = PrivateAttr(default=None)  # the headers as received, for a `get_response_metadata` override
 
 
 class CompletionResponse(BaseModel):
@@ -509,6 +557,11 @@ class CompletionResponse(BaseModel):
     """The rate limits the response's headers stated (see `agentos_llm.rate_limits`), where it stated any."""
     request_id: str | None = None
     """The vendor's id of the request (from its response headers), to quote to its support."""
+    metadata: ResponseMetadata = Field(default_factory=ResponseMetadata)
+    """How the call was served: HTTP status, selected headers, service tier, upstream, API and host."""
+    hops: list[Hop] = Field(default_factory=list)
+    """How a manager served the call: every hop of its route tried, in order (see `Hop`); empty from a
+    provider called directly."""
     raw: Any = Field(default=None, repr=False, exclude=True)
 
 
@@ -572,6 +625,8 @@ class EmbeddingResponse(BaseModel):
     model: str
     provider: str = ""
     usage: Usage = Field(default_factory=Usage)
+    hops: list[Hop] = Field(default_factory=list)
+    """How a manager served the call (see `Hop`); empty from a provider called directly."""
 
 
 class RerankResult(BaseModel):
@@ -595,6 +650,8 @@ class RerankResponse(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     """Tokens where the vendor counts them (Voyage); Cohere bills search units, counted in `search_units`."""
     search_units: int | None = None
+    hops: list[Hop] = Field(default_factory=list)
+    """How a manager served the call (see `Hop`); empty from a provider called directly."""
 
 
 class ModelInfo(BaseModel):
@@ -613,18 +670,24 @@ class ModelInfo(BaseModel):
     output_price: float | None = None
     cached_input_price: float | None = None
     cache_write_price: float | None = None
-    source: Literal["live", "catalog"] | None = None
-    """Where the entry comes from: "live" (the provider's listing, completed from the static catalog) or
-    "catalog" (the static catalog alone, e.g. because the live listing failed); None when unknown."""
+    source: Literal["live", "catalog", "definition"] | None = None
+    """Where the entry comes from: "live" (the provider's listing, completed from the static catalog),
+    "catalog" (the static catalog alone, e.g. because the live listing failed) or "definition" (a
+    `define_model` name, listed by the manager); None when unknown."""
 
 
 class HealthStatus(BaseModel):
-    """Whether a provider answered, and how fast."""
+    """Whether a provider answered, and how fast.
+
+    `state` names the outcome: "ok", "unauthorized" (the key was refused), "rate_limited", "timeout" (no answer
+    in time), "unreachable" (no connection), "unsupported" (nothing to ask) or "error" (anything else).
+    """
 
     provider: str
     ok: bool
     latency_ms: float | None = None
     error: str | None = None
+    state: Literal["ok", "unauthorized", "rate_limited", "timeout", "unreachable", "unsupported", "error"] = "ok"
 
 
 T = TypeVar("T")

@@ -106,7 +106,7 @@ def test_free_form_tables_are_accepted_and_kept(tmp_path: Path) -> None:
     path = write(tmp_path, """
 default_model = "openai/gpt-4o"
 [routes]
-fast = { model = "groq/llama-3.3-70b-versatile", anything = true }
+fast = ["groq/llama-3.3-70b-versatile", "openai/gpt-4.1-mini"]
 [providers.openai]
 api_key = "sk-x-000000000000"
 auth = "api_key"
@@ -119,7 +119,7 @@ input = 1.0
 quota = "litellm"
 """)
     settings = load_settings(path)
-    assert settings.routes == {"fast": {"model": "groq/llama-3.3-70b-versatile", "anything": True}}
+    assert settings.routes == {"fast": ["groq/llama-3.3-70b-versatile", "openai/gpt-4.1-mini"]}  # checked: test_routes
     assert settings.providers["openai"].oauth == {"issuer": "https://id.example", "future_key": 1}
     assert settings.providers["litellm"].quota == "litellm"
 

@@ -27,8 +27,8 @@ COMMENTED = """\
 default_model = "openai/gpt-4o"   # the usual one
 
 [routes]
-# routes are read by another feature; unknown keys stay
-fast = { model = "groq/llama-3.1-8b-instant", future_flag = true }
+# routes: model ids tried in order
+fast = ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"]   # cheap first
 
 [providers.openai]   # work account
 api_key = "sk-writer-00000000000000"
@@ -72,7 +72,7 @@ def test_an_edit_keeps_every_comment_and_unknown_key(tmp_path: Path) -> None:
     openai = settings.providers["openai"]
     assert openai.default_model == "gpt-4.1"
     assert openai.models == ["gpt-4o", "gpt-4o-mini", "gpt-4.1"]  # the default is kept allowed
-    assert settings.routes == {"fast": {"model": "groq/llama-3.1-8b-instant", "future_flag": True}}
+    assert settings.routes == {"fast": ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"]}
     assert "# main" in text
 
 

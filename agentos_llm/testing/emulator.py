@@ -23,6 +23,7 @@ import contextlib
 import http
 import json
 import re
+import select
 import socket
 import sys
 import threading
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, cast
+
+from agentos_llm.testing.emulator_faults import faulty_answer, send_slowly, transforms
 
 __all__ = [
     "Fault",
@@ -107,6 +110,24 @@ class Fault:
     drop_after_events: int | None = None
     delay: float = 0.0
     stream_error: dict[str, Any] | None = None
+    # Faults of a server that misbehaves around a correct answer (see agentos_llm.testing.emulator_faults);
+    # any of them takes precedence over the kinds above.
+    reply: Reply | None = None
+    """The answer the faults below send, transformed (None: the endpoint's default answer)."""
+    raw_body: bytes | None = None
+    """Exactly these bytes, with ``status`` and ``content_type`` (guessed when None)."""
+    content_type: str | None = None
+    """The content type to send instead of the right one."""
+    pad_bytes: int = 0
+    """That many bytes of JSON whitespace added to the answer (a huge body)."""
+    invalid_utf8: bool = False
+    """The answer's text carries bytes that are not UTF-8."""
+    trickle: float | None = None
+    """The answer's bytes sent in small pieces spread over this many seconds."""
+    cut_after_events: int | None = None
+    """An event stream that ends cleanly after this many events; a whole body cut in half."""
+    reset: bool = False
+    """The connection closed before any byte of an answer (streams too)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,6 +175,8 @@ class WireResponse:
     events: list[bytes] | None = None
     drop_after_events: int | None = None
     close_without_response: bool = False
+    trickle: float | None = None
+    cut_after_events: int | None = None
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> WireResponse:
@@ -304,13 +327,22 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw)
             except ValueError:
                 body = None
-        response = emulator._handle(self.command, path, query, headers, body)
+        response = emulator._handle(self.command, path, query, headers, body, gone=self._client_gone)
         try:
             self._send(response)
         except _DISCONNECT_ERRORS:
             self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed its connection (or reset it) while its answer was being prepared."""
+        try:
+            if not select.select([self.connection], [], [], 0)[0]:
+                return False
+            return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
+        except (OSError, ValueError):
+            return True
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -348,6 +380,9 @@ class _Handler(BaseHTTPRequestHandler):
         if response.close_without_response:
             self._drop()
             return
+        if response.trickle is not None or response.cut_after_events is not None:
+            self._send_faulty(response)
+            return
         write = self.wfile.write
         drop = response.drop_after_events
         if response.events is None:
@@ -370,6 +405,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
         else:
             write(b"0\r\n\r\n")
+
+
+    def _send_faulty(self, response: WireResponse) -> None:
+        """An answer cut short cleanly (``cut_after_events``) and/or sent slowly (``trickle``)."""
+        cut = response.cut_after_events
+        if response.events is None:
+            body = response.body if cut is None else response.body[: len(response.body) // 2]
+            head = self._head(response, f"content-length: {len(body)}\r\n")
+        else:
+            events = response.events if cut is None else response.events[:cut]
+            head = self._head(response, "transfer-encoding: chunked\r\n")
+            body = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events) + b"0\r\n\r\n"
+        if response.trickle:
+            send_slowly(self.wfile.write, head, body, response.trickle)
+        else:
+            self.wfile.write(head + body)
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,6 +586,32 @@ class WireEmulator:
         with self._lock:
             return list(self._log)
 
+    @property
+    def disconnects(self) -> int:
+        """How many clients closed their connection while a delayed answer was pending (then nothing is sent)."""
+        with self._lock:
+            return self._counters.get("disconnect", 0)
+
+    def _sleep_unless_gone(self, delay: float, gone: Callable[[], bool] | None) -> bool:
+        """Waits `delay` seconds, watching the client: True (and counted) as soon as it has gone."""
+        end = time.monotonic() + delay
+        while (left := end - time.monotonic()) > 0:
+            if gone is not None and gone():
+                with self._lock:
+                    self._counters["disconnect"] = self._counters.get("disconnect", 0) + 1
+                return True
+            time.sleep(min(0.01, left))
+        return False
+
+    @property
+    def open_connections(self) -> int:
+        """How many client connections the server holds open now (0 once every client has closed its own)."""
+        server = self._server
+        if server is None:
+            return 0
+        with server.connections_lock:
+            return len(server.connections)
+
     def hits(self, path_suffix: str = "/chat/completions") -> int:
         """How many requests (since start or :meth:`reset`) had a path ending with ``path_suffix``."""
         with self._lock:
@@ -554,7 +631,8 @@ class WireEmulator:
 
     # request handling -----------------------------------------------------------------------
 
-    def _handle(self, method: str, path: str, query: str, headers: dict[str, str], body: Any) -> WireResponse:
+    def _handle(self, method: str, path: str, query: str, headers: dict[str, str], body: Any,
+                gone: Callable[[], bool] | None = None) -> WireResponse:
         with self._lock:
             number = self._counters.get("request", 0) + 1
             self._counters["request"] = number
@@ -581,11 +659,13 @@ class WireEmulator:
                 with self._lock:
                     item = self._queue.popleft() if self._queue else None
             delay = self.delay + (item.delay if item is not None else 0.0)
-            if delay > 0:
-                time.sleep(delay)
+            if delay > 0 and self._sleep_unless_gone(delay, gone):
+                return WireResponse(close_without_response=True)
             try:
-                if isinstance(item, Fault) and item.drop_after_events is not None:
-                    response = route.handler(request, None)
+                if isinstance(item, Fault) and transforms(item):
+                    response = faulty_answer(route.handler, request, item)
+                elif isinstance(item, Fault) and item.drop_after_events is not None:
+                    response = route.handler(request, item.reply)
                     response.drop_after_events = item.drop_after_events
                     if item.drop_after_events == 0 and response.events is None:
                         response.close_without_response = True
