@@ -32,8 +32,9 @@ from ..errors import (
     ProviderError,
     parse_retry_after,
 )
+from ..http_bridge import TRANSPORT_KEYS, botocore_options
 from ..options import EmbedOptions
-from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
+from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
 from ..redaction import register_secret
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, EmbeddingResponse, ModelInfo, RerankResponse
@@ -55,6 +56,10 @@ try:
     from .bedrock_stream import SyncEvents, aiter_events
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
     raise MissingDependencyError("bedrock", "boto3") from exc
+try:
+    from botocore.context import get_context  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover - an older botocore: its User-Agent is built its own way
+    get_context = None
 
 __all__ = ["BedrockProvider", "BedrockRequest"]
 
@@ -62,7 +67,8 @@ log = logging.getLogger("agentos_llm")
 T = TypeVar("T")
 
 DEFAULT_CONCURRENCY = 64
-"""Threads of the async pool, and pooled connections per client, unless `max_concurrency=` says otherwise."""
+"""Threads of the async pool unless `max_concurrency=` says otherwise (pooled connections: 8 per thread)."""
+_CONNECTIONS_PER_THREAD = 8
 _CONNECT_TIMEOUT = 60.0  # botocore's default; a shorter provider timeout shortens it
 _REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 _JSON = "application/json"
@@ -100,6 +106,13 @@ def _apply_headers(request: Any, **_: Any) -> None:
     if call is not None and call.headers:
         for name, value in call.headers.items():
             request.headers[name] = value  # before signing, so SigV4 covers them
+
+
+def _choose_signer(**_: Any) -> Any:
+    call = _CALL.get()
+    if call is not None and call.headers and any(k.lower() == "authorization" for k in call.headers):
+        return botocore.UNSIGNED  # the request carries its own key (`api_key=`, a bearer token): nothing to sign
+    return None
 
 
 class _APIKeyToken:
@@ -243,7 +256,7 @@ class BedrockProvider(IProvider):
     config_keys: ClassVar[frozenset[str]] = frozenset({
         "region", "aws_profile", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "session",
         "embed_format", "rerank_format", "max_concurrency",
-    })
+    }) | TRANSPORT_KEYS  # botocore takes no HTTP client of the application's: http_client is refused
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -280,7 +293,10 @@ class BedrockProvider(IProvider):
             "retries": {"total_max_attempts": 1, "mode": "standard"},  # the library's RetryPolicy is the only retry
             "connect_timeout": _CONNECT_TIMEOUT if timeout is None else min(timeout, _CONNECT_TIMEOUT),
             "read_timeout": timeout,
-            "max_pool_connections": self._concurrency,
+            # A stream holds its connection but not a thread between reads (providers/bedrock_stream.py), so more
+            # connections than threads are open under many streams; urllib3 closes the ones beyond this number
+            # when they come back (a new TCP and TLS handshake for the next call), so it keeps more.
+            "max_pool_connections": self._concurrency * _CONNECTIONS_PER_THREAD,
             "tcp_keepalive": True,
         }
         # Said in code, so that AWS_BEARER_TOKEN_BEDROCK in the environment cannot switch a SigV4 provider
@@ -289,8 +305,13 @@ class BedrockProvider(IProvider):
         return Config(**options)
 
     def _make_client(self, service: str) -> Any:
-        client = self._aws.session.client(service, endpoint_url=self.base_url or None, config=self._client_config())
+        # Proxy, CA bundle and pool size (agentos_llm.http_bridge), decided for the endpoint botocore will call.
+        endpoint = self.base_url or f"https://{service}.{self.region}.amazonaws.com"
+        transport, client_args = botocore_options(self.transport, endpoint, where=self.provider_id)
+        config = self._client_config().merge(Config(**transport)) if transport else self._client_config()
+        client = self._aws.session.client(service, endpoint_url=self.base_url or None, config=config, **client_args)
         client.meta.events.register(f"before-call.{client.meta.service_model.service_id.hyphenize()}", _apply_timeout)
+        _keep_user_agent(client)
         return client
 
     @property
@@ -323,6 +344,7 @@ class BedrockProvider(IProvider):
                 if id(client) not in self._header_hook:
                     service = client.meta.service_model.service_id.hyphenize()
                     client.meta.events.register(f"before-sign.{service}", _apply_headers)
+                    client.meta.events.register(f"choose-signer.{service}", _choose_signer)
                     self._header_hook.add(id(client))
         return client
 
@@ -429,7 +451,8 @@ class BedrockProvider(IProvider):
         if op == "models":
             return self._call(timeout, headers, _list_models, self.control_client)
         if op == "chat":
-            return self._call(timeout, headers, lambda c: c.converse(modelId=request.model_id, **request.params))
+            return _received(self._call(timeout, headers, lambda c: c.converse(modelId=request.model_id,
+                                                                               **request.params)))
         if op == "count":
             return self._call(timeout, headers, lambda c: c.count_tokens(modelId=request.model_id, **request.params))
         body = json.dumps(request.params, separators=(",", ":")).encode()
@@ -463,6 +486,31 @@ class BedrockProvider(IProvider):
         return map_botocore_error(exc, self.provider_id, self.base_url or f"Bedrock in {self.region}")
 
 
+def _keep_user_agent(client: Any) -> None:
+    """Builds each of the client's User-Agent strings once.
+
+    botocore builds the header twice per call (~45 µs each: every character of every part is checked one by one),
+    from parts fixed per client plus the features the call used (its context's `features`). Kept per set of
+    features, the string is the same, and a Converse call costs ~90 µs less CPU (benchmarks/README.md). A botocore
+    without these internals keeps its own behaviour.
+    """
+    creator: Any = getattr(client, "_user_agent_creator", None)
+    build = getattr(creator, "to_string", None)
+    if build is None or get_context is None:
+        return
+    built: dict[frozenset[str], str] = {}
+
+    def to_string() -> str:
+        context = get_context()
+        key = frozenset(getattr(context, "features", None) or ())
+        text = built.get(key)
+        if text is None:
+            text = built[key] = build()
+        return text
+
+    creator.to_string = to_string
+
+
 def _list_models(client: Any) -> dict[str, Any]:
     """Foundation models and inference profiles (every page), as one payload for `parse_model_list`."""
     models = client.list_foundation_models().get("modelSummaries", [])
@@ -477,6 +525,12 @@ def _list_models(client: Any) -> dict[str, Any]:
         log.info("bedrock: listing inference profiles is not allowed (%s); listing foundation models only",
                  exc.response.get("Error", {}).get("Code"))
     return {"modelSummaries": models, "inferenceProfileSummaries": profiles}
+
+
+def _received(reply: Mapping[str, Any]) -> Received:
+    """A Converse answer with its HTTP status and headers (botocore keeps them in `ResponseMetadata`)."""
+    meta = reply.get("ResponseMetadata") or {}
+    return Received(reply, meta.get("HTTPHeaders"), meta.get("HTTPStatusCode"))
 
 
 def _invoke_reply(response: Mapping[str, Any], provider: str) -> invoke.InvokeReply:

@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from .bedrock_frames import iter_items
+
 __all__ = ["HOP_ITEMS", "SyncEvents", "aiter_events"]
 
 log = logging.getLogger("agentos_llm")
@@ -36,7 +38,7 @@ class SyncEvents(Iterator[Any]):
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
-        self._items = iter(stream)
+        self._items = iter_items(stream)
 
     def __next__(self) -> Any:
         try:
@@ -92,14 +94,17 @@ class _Reader:
     """One stream's hops and the queue they fill.
 
     A hop appends to the queue from its thread (a deque: appends and pops are atomic) and wakes the event loop
-    only when the consumer is waiting, so a consumer kept busy costs no wake-up per item.
+    only when the consumer is waiting, and once per wait (a wake-up is a write to the loop's self-pipe: the
+    items that come before the consumer runs ride on the first), so a consumer kept busy costs no wake-up per item.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, stream: Any) -> None:
         self.loop = loop
-        self.items = iter(stream)
+        self.items = iter_items(stream)
         self.queue: deque[Any] = deque()
         self.waiter: asyncio.Future[None] | None = None
+        self.signalled = False
+        """The current waiter has a wake-up on its way."""
         self.hop: concurrent.futures.Future[None] | None = None
         self.stopped = False
 
@@ -109,7 +114,10 @@ class _Reader:
             waiter.set_result(None)
 
     def _signal(self) -> None:  # in a pool thread
-        if self.waiter is not None:
+        # Read `waiter` before `signalled`: the consumer resets `signalled` before it sets a new waiter, so a
+        # stale True can only skip the wake-up of a waiter that is already being woken.
+        if self.waiter is not None and not self.signalled:
+            self.signalled = True
             with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
                 self.loop.call_soon_threadsafe(self._wake)
 
@@ -133,6 +141,7 @@ class _Reader:
                 self.hop = pool.submit(self.read)
                 # A hop that ends with nothing new must still wake a waiting consumer (to start the next one).
                 self.hop.add_done_callback(lambda _: self._signal())
+            self.signalled = False
             self.waiter = self.loop.create_future()
             # Checked again once `waiter` is set: an item or an end that came before it sent no wake-up.
             if not self.queue and not self.hop.done():
