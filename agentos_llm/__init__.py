@@ -21,6 +21,12 @@ _EXPORTS: dict[str, str] = {
     "define_provider": "agentos_llm.registry",
     "provider_env": "agentos_llm.registry",
     "provider_value": "agentos_llm.registry",
+    "provider_const": "agentos_llm.registry",
+    "define_model": "agentos_llm.model_definitions",
+    "ModelDefinition": "agentos_llm.model_definitions",
+    "InspectedRequest": "agentos_llm.inspection",
+    "ModelPage": "agentos_llm.model_pages",
+    "ProviderTool": "agentos_llm.provider_surface",
     "discover_local_providers": "agentos_llm.discovery",
     "discover_local_providers_sync": "agentos_llm.discovery",
     "DiscoveredProvider": "agentos_llm.discovery",
@@ -56,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "ModelInfo": "agentos_llm.types",
     "StructuredResponse": "agentos_llm.types",
     "HealthStatus": "agentos_llm.types",
+    "ResponseMetadata": "agentos_llm.types",
     "system": "agentos_llm.types",
     "user": "agentos_llm.types",
     "assistant": "agentos_llm.types",
@@ -102,10 +109,14 @@ __all__ = [
     "IProvider",
     "ImageGeneration",
     "ImagePart",
+    "InspectedRequest",
     "Message",
     "MissingDependencyError",
+    "ModelDefinition",
     "ModelInfo",
+    "ModelPage",
     "ProviderError",
+    "ProviderTool",
     "QuotaSnapshot",
     "QuotaWindow",
     "RateLimits",
@@ -113,6 +124,7 @@ __all__ = [
     "RemoteMCP",
     "RerankResponse",
     "RerankResult",
+    "ResponseMetadata",
     "Route",
     "ServerToolCall",
     "StreamEvent",
@@ -133,9 +145,11 @@ __all__ = [
     "__version__",
     "assistant",
     "create_provider",
+    "define_model",
     "define_provider",
     "discover_local_providers",
     "discover_local_providers_sync",
+    "provider_const",
     "provider_env",
     "provider_value",
     "system",
@@ -169,13 +183,17 @@ if TYPE_CHECKING:
         StructuredOutputError,
         UnsupportedCapabilityError,
     )
+    from .inspection import InspectedRequest
     from .ledger import Budget, UsageLedger
     from .manager import AIModelProviderManager, Route
+    from .model_definitions import ModelDefinition, define_model
+    from .model_pages import ModelPage
     from .options import GenerateOptions
     from .provider import Call, Capability, IProvider
+    from .provider_surface import ProviderTool
     from .quota import Balance, QuotaSnapshot, QuotaWindow
     from .rate_limits import RateLimits
-    from .registry import create_provider, define_provider, provider_env, provider_value
+    from .registry import create_provider, define_provider, provider_const, provider_env, provider_value
     from .server_tools import CodeInterpreter, FileSearch, ImageGeneration, RemoteMCP, WebSearch
     from .types import (
         AudioPart,
@@ -192,6 +210,7 @@ if TYPE_CHECKING:
         ReasoningDeltaEvent,
         RerankResponse,
         RerankResult,
+        ResponseMetadata,
         ServerToolCall,
         StreamEvent,
         StructuredResponse,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .errors import InvalidRequestError
 from .server_tools import ServerTool
@@ -56,6 +56,17 @@ class GenerateOptions(BaseModel):
     deadline: float | None = Field(default=None, gt=0)
     extra_headers: dict[str, str] | None = None
     extra: dict[str, Any] | None = None
+    api_key: SecretStr | None = None
+    """This call's key instead of the provider's (multi-tenant servers): sent as the request's own auth header,
+    never stored on a client or shared with another call; a `SecretStr`, so reprs and logs never show it."""
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _api_key(cls, v: Any) -> Any:
+        if v is not None and not (isinstance(v, (str, SecretStr)) and (v if isinstance(v, str) else
+                                                                        v.get_secret_value()).strip()):
+            raise ValueError("api_key must be a non-empty string")  # the value itself is never echoed
+        return v
 
     @field_validator("stop", mode="before")
     @classmethod
@@ -67,7 +78,18 @@ class GenerateOptions(BaseModel):
     def _tools(cls, v: Any) -> Any:
         if v is None:
             return None
-        return [ToolDefinition.coerce(t) for t in v]
+        # A ValueError, so that a bad value is an InvalidRequestError like any other option (pydantic lets a
+        # TypeError through as is).
+        if isinstance(v, (str, bytes, Mapping)) or not isinstance(v, Iterable):
+            raise ValueError(f"tools must be a list of tools, not {type(v).__name__}")
+        tools = []
+        for i, t in enumerate(v):
+            try:
+                tools.append(ToolDefinition.coerce(t))
+            except (TypeError, KeyError, AttributeError) as exc:
+                raise ValueError(f"tools[{i}]: {exc} (a tool is a ToolDefinition, an OpenAI tool dict, a pydantic "
+                                 "model class or a function)") from None
+        return tools
 
     @field_validator("tool_choice")
     @classmethod

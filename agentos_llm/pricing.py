@@ -4,14 +4,17 @@
 
 1. ``"provider"``: a cost the provider reported (OpenRouter's `usage.cost`; LiteLLM's
    `x-litellm-response-cost` header, read by `cost_from_headers`);
-2. ``"genai-prices"``: pydantic's maintained price data (the `genai-prices` package: historic, tiered,
+2. ``"definition"``: the prices of a `define_model` definition of that model on that provider (or, with
+   `prices="listing"`, its credential's live listing's): stated for exactly this model on this host, they
+   come before any general price data (see `agentos_llm.model_definitions`);
+3. ``"genai-prices"``: pydantic's maintained price data (the `genai-prices` package: historic, tiered,
    time-of-day and cache read/write prices), for the host's genai-prices provider (`HOST_PROVIDERS`) or,
    for a host without a row there, the provider whose API URL matches the base URL;
-3. ``"listing"``: prices from this credential's cached live model listing (OpenRouter and gateways list them);
-4. ``"catalog"``: the static catalog (`agentos_llm/data/models.json`);
-5. ``"config"``: prices set per model in the config file (`[providers.<id>.prices."<model>"]`) or in
+4. ``"listing"``: prices from this credential's cached live model listing (OpenRouter and gateways list them);
+5. ``"catalog"``: the static catalog (`agentos_llm/data/models.json`);
+6. ``"config"``: prices set per model in the config file (`[providers.<id>.prices."<model>"]`) or in
    `define_provider(..., prices=...)`;
-6. ``"none"``: nobody knows (`cost_usd` stays None).
+7. ``"none"``: nobody knows (`cost_usd` stays None).
 
 The price data loads on the first cost computed (`import agentos_llm` does not import genai-prices). What
 a model costs under genai-prices is resolved once per (host, model) and compiled into a few float
@@ -48,6 +51,7 @@ __all__ = [
     "genai_prices_cost",
     "parse_prices",
     "price_usage",
+    "register_model_prices",
     "register_prices",
 ]
 
@@ -155,6 +159,33 @@ def register_prices(provider_id: str, prices: Mapping[str, Any] | None) -> None:
         _REGISTERED[provider_id] = parse_prices(prices, f"prices of provider {provider_id!r}")
     else:
         _REGISTERED.pop(provider_id, None)
+
+
+_DEFINED_MODELS: dict[tuple[str, str], ModelInfo | str] = {}
+
+
+def register_model_prices(table: Mapping[tuple[str, str], ModelInfo | str]) -> None:
+    """Replaces the prices of `define_model` definitions: (host id, model) -> prices, or "listing"."""
+    global _DEFINED_MODELS
+    _DEFINED_MODELS = dict(table)
+
+
+def _defined(provider: IProvider, model: str) -> ModelInfo | None:
+    """The prices a `define_model` definition gives `model` on `provider`'s host (a dated snapshot of it too)."""
+    table = _DEFINED_MODELS
+    if not table:
+        return None
+    from .catalog import _SNAPSHOT
+
+    for name in dict.fromkeys((model, _SNAPSHOT.sub("", model))):
+        for host in dict.fromkeys((provider.catalog_key, provider.provider_id)):
+            found = table.get((host, name))
+            if found == "listing":
+                listed = provider.models_cache.find(provider._listing_key(), name)
+                return listed if listed is not None and listed.input_price is not None else None
+            if isinstance(found, ModelInfo):
+                return found
+    return None
 
 
 _warned: set[tuple[str, str]] = set()
@@ -431,6 +462,11 @@ def price_usage(provider: IProvider, usage: Usage, model: str) -> None:
     if usage.cost_usd is not None and usage.cost_source in (None, "provider"):
         usage.cost_source = "provider"
         return
+    if _DEFINED_MODELS:
+        cost = cost_usd(_defined(provider, model), usage)
+        if cost is not None:
+            usage.cost_usd, usage.cost_source = cost, "definition"
+            return
     cost = genai_prices_cost(provider.catalog_key, model, usage, base_url=provider.base_url)
     if cost is not None:
         usage.cost_usd, usage.cost_source = cost, "genai-prices"

@@ -33,11 +33,18 @@ from .errors import (
     StructuredOutputError,
     UnsupportedCapabilityError,
 )
+from .http_bridge import TransportPolicy, resolve_transport, tls_failure
 from .model_traits import ModelTraits
 from .options import EmbedOptions, GenerateOptions, parse_options
 from .pricing import price_usage
+from .provider_surface import check_capability, default_icon, default_tools, filter_models, model_capabilities
 from .received import Heard, Received, hear
+from .redaction import hold_secret
+from .request_keys import credential_key, sent_credential, with_key
+from .response_metadata import complete as complete_metadata
+from .response_metadata import source_headers
 from .retry import RetryPolicy
+from .streaming import arun_stream, noted, run_stream, within
 from .structured import StructuredMode, StructuredPlan
 from .token_estimate import estimate_tokens
 from .types import (
@@ -62,9 +69,13 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from .inspection import InspectedRequest
     from .ledger import UsageLedger
+    from .model_pages import ModelPage
+    from .provider_surface import ProviderTool
     from .quota import QuotaSnapshot
     from .quota_fetch import QuotaSettings
+    from .types import ResponseMetadata
 
 __all__ = ["Call", "Capability", "IProvider", "Received", "StreamAssembler"]
 
@@ -221,6 +232,8 @@ class IProvider(ABC):
         settings = resolve_settings(self.spec, api_key=api_key, base_url=base_url, default_model=default_model,
                                     default_headers=default_headers, profile=profile, env=env)
         self._api_key = settings.credential.api_key
+        # Masked in every error for as long as this provider lives, however many keys come after it.
+        hold_secret(self, self._api_key.get_secret_value() if self._api_key is not None else None)
         self.credential_source = settings.credential.source
         self.credential_profile = settings.profile
         """The config profile this provider's credential was chosen by (None: the provider table or no config)."""
@@ -242,6 +255,11 @@ class IProvider(ABC):
         self.config = config
         self._env = env
         self._siblings: dict[str, IProvider] = {}
+        self.transport: TransportPolicy = resolve_transport(
+            config=config, section=settings.section, profile=settings.profile, config_path=settings.config_path,
+            env=env, where=self.provider_id)
+        """How this provider's requests leave the application: proxy, CA bundle, limits, your own HTTP client
+        (`agentos_llm.http_bridge`, docs/http-bridge.md)."""
 
     # ------------------------------------------------------------------ hooks
 
@@ -411,7 +429,13 @@ class IProvider(ABC):
     def _translate(self, exc: Exception) -> AgentOSLLMError:
         """Any exception from a hook, as a typed error of this library."""
         if isinstance(exc, AgentOSLLMError):
+            if isinstance(exc, ProviderError) and exc.provider is None:
+                exc.provider = self.provider_id
             return exc
+        refused = tls_failure(exc, self)  # a certificate the client refused: say so, whatever the SDK's wrapper
+        if refused is not None:
+            refused.vendor_exception = exc
+            return refused
         mapped = self._map_exception(exc)
         if mapped is not None:
             if mapped.provider is None:
@@ -430,13 +454,14 @@ class IProvider(ABC):
         return ProviderError(f"{name}: {exc}", provider=self.provider_id)
 
     def _reraise(self, exc: Exception) -> NoReturn:
-        """Raises `exc` as a typed error; a vendor SDK exception is kept apart, anything else chained."""
+        """Raises `exc` as a typed error. What it translates is kept on `vendor_exception`, never chained:
+        a vendor's exception (or its cause) may quote the raw server body, and with it an echoed key."""
         err = self._translate(exc)
         if err is exc:
             raise exc
-        if isinstance(err, ProviderError) and err.vendor_exception is exc:
-            raise err from None
-        raise err from exc
+        if isinstance(err, ProviderError) and err.vendor_exception is None:
+            err.vendor_exception = exc
+        raise err from None
 
     def _parse(self, parse: Callable[[], T]) -> T:
         try:
@@ -444,12 +469,15 @@ class IProvider(ABC):
         except AgentOSLLMError:
             raise
         except _PARSE_ERRORS as exc:
-            raise MalformedResponseError(f"cannot parse the response: {type(exc).__name__}: {exc}",
-                                         provider=self.provider_id) from exc
+            err = MalformedResponseError(f"cannot parse the response: {type(exc).__name__}: {exc}",
+                                         provider=self.provider_id)
+            err.vendor_exception = exc
+            raise err from None
 
     def _finish(self, response: CompletionResponse) -> CompletionResponse:
         self._price(response.usage, response.model)
         response.api = self.api or None
+        response.metadata = self.get_response_metadata(response, source_headers(response))
         return response
 
     def _price(self, usage: Usage, model: str) -> None:
@@ -475,26 +503,34 @@ class IProvider(ABC):
             got = self._send(op, request, timeout, headers)
         except Exception as exc:
             self._reraise(exc)
-        return self._payload(got) if op != "chat" else got
+        return self._payload(got, headers) if op != "chat" else got
 
     async def _asend_guarded(self, op: Operation, request: Any, timeout: float | None,
                              headers: Mapping[str, str] | None) -> Any:
         """`_asend` with errors typed; see `_send_guarded`."""
         try:
-            got = await self._asend(op, request, timeout, headers)
+            # The attempt's timeout bounds the whole exchange, a body that trickles in too (the HTTP clients'
+            # timeouts bound each read only).
+            got = await within(self._asend(op, request, timeout, headers), timeout)
         except Exception as exc:
+            if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) and timeout is not None:
+                raise APITimeoutError(f"the attempt did not finish within its timeout of {timeout:g}s",
+                                      provider=self.provider_id) from None
             self._reraise(exc)
-        return self._payload(got) if op != "chat" else got
+        return self._payload(got, headers) if op != "chat" else got
 
     # ------------------------------------------------------------------ what response headers say
 
-    def _hear(self, headers: Mapping[str, str] | None) -> Heard:
-        """The request id, rate limits (kept for this credential) and reported cost in a response's headers."""
-        return hear(self.provider_id, self._listing_key, headers)
+    def _hear(self, headers: Mapping[str, str] | None, sent: Mapping[str, str] | None = None,
+              status: int | None = None) -> Heard:
+        """The request id, rate limits (kept for the credential the request was `sent` with: this provider's,
+        or a request's own key), reported cost, status and selected headers of a response."""
+        credential = self._listing_key if sent is None else (lambda: sent_credential(self, sent))
+        return hear(self.provider_id, credential, headers, status)
 
-    def _payload(self, got: Any) -> Any:
+    def _payload(self, got: Any, sent: Mapping[str, str] | None = None) -> Any:
         if type(got) is Received:
-            self._hear(got.headers)
+            self._hear(got.headers, sent, got.status)
             return got.payload
         return got
 
@@ -503,10 +539,10 @@ class IProvider(ABC):
         if type(got) is not Received:
             return self._finish(self._parse(lambda: self._parse_response(got, call)))
         response = self._parse(lambda: self._parse_response(got.payload, call))
-        heard = self._hear(got.headers)
+        heard = self._hear(got.headers, with_key(self, None, call.options.api_key), got.status)
         if heard.cost_usd is not None:  # a gateway's own price for the call (LiteLLM) wins
             response.usage.cost_usd, response.usage.cost_source = heard.cost_usd, "provider"
-        return self._finish(_noted(response, heard))
+        return self._finish(noted(response, heard))
 
     # ------------------------------------------------------------------ which API serves a model
 
@@ -583,7 +619,7 @@ class IProvider(ABC):
         counter, call, request = self._count_plan(model, messages, options)
         if request is None:
             return estimate_tokens(call, provider=counter.provider_id)
-        headers = counter._headers(call.options, call)
+        headers = counter._call_headers(call)
         payload = await counter._policy(call.options).acall(
             lambda t: counter._asend_guarded("count", request, t, headers))
         return counter._token_count(call, payload)
@@ -593,7 +629,7 @@ class IProvider(ABC):
         counter, call, request = self._count_plan(model, messages, options)
         if request is None:
             return estimate_tokens(call, provider=counter.provider_id)
-        headers = counter._headers(call.options, call)
+        headers = counter._call_headers(call)
         payload = counter._policy(call.options).call(lambda t: counter._send_guarded("count", request, t, headers))
         return counter._token_count(call, payload)
 
@@ -606,8 +642,7 @@ class IProvider(ABC):
             return self.usage_ledger.run(self, "chat", call.model, call, lambda: self._generate_call(call, True))
         if self._whole_via_stream(call):
             return _done_response(self._stream_call(replace(call, stream=True)))
-        request = self._build_request(call)
-        headers = self._headers(call.options, call)
+        request, headers = self._wire_request(call)
         got = self._policy(call.options).call(lambda t: self._send_guarded("chat", request, t, headers))
         return self._whole(got, call)
 
@@ -624,8 +659,7 @@ class IProvider(ABC):
             finally:
                 await _aclose(events)
             raise MalformedResponseError("the stream ended without a response", provider=self.provider_id)
-        request = self._build_request(call)
-        headers = self._headers(call.options, call)
+        request, headers = self._wire_request(call)
 
         def attempt(timeout: float | None) -> Awaitable[Any]:
             return self._asend_guarded("chat", request, timeout, headers)
@@ -658,81 +692,10 @@ class IProvider(ABC):
         return EventStream(self._stream_call(call))
 
     def _stream_call(self, call: Call) -> Iterator[StreamEvent]:
-        request = self._build_request(call)
-        headers = self._headers(call.options, call)
+        return run_stream(self, call)
 
-        def open_first(timeout: float | None
-                       ) -> tuple[Iterator[Any], StreamAssembler, Sequence[StreamEvent], Heard | None]:
-            # A stream is retried only until its first event: open it and read up to that event.
-            try:
-                chunks = self._open_stream(request, timeout, headers)
-                assembler = self._stream_assembler(call)
-                heard = None
-                for chunk in chunks:
-                    if type(chunk) is Received:  # the response's headers, before any chunk
-                        heard = self._hear(chunk.headers)
-                        continue
-                    events = assembler.feed(chunk)
-                    if events:
-                        return chunks, assembler, events, heard
-                return chunks, assembler, (), heard
-            except Exception as exc:
-                self._reraise(exc)
-
-        chunks, assembler, first, heard = self._policy(call.options).call(open_first)
-        try:
-            yield from self._priced(first, call.model)
-            for chunk in chunks:
-                yield from self._priced(assembler.feed(chunk), call.model)
-            tail, response = self._parse(assembler.finish)
-            yield from self._priced(tail, response.model)
-            yield DoneEvent(response=self._finish(_noted(response, heard)))
-        except Exception as exc:
-            self._reraise(exc)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-
-    async def _astream_call(self, call: Call) -> AsyncIterator[StreamEvent]:
-        request = self._build_request(call)
-        headers = self._headers(call.options, call)
-
-        async def open_first(timeout: float | None
-                             ) -> tuple[AsyncIterator[Any], StreamAssembler, Sequence[StreamEvent], Heard | None]:
-            chunks = self._aopen_stream(request, timeout, headers)
-            try:
-                assembler = self._stream_assembler(call)
-                heard = None
-                async for chunk in chunks:
-                    if type(chunk) is Received:
-                        heard = self._hear(chunk.headers)
-                        continue
-                    events = assembler.feed(chunk)
-                    if events:
-                        return chunks, assembler, events, heard
-                return chunks, assembler, (), heard
-            except BaseException as exc:
-                await _aclose(chunks)
-                if isinstance(exc, Exception):
-                    self._reraise(exc)
-                raise
-
-        chunks, assembler, first, heard = await self._policy(call.options).acall(open_first)
-        try:
-            for event in self._priced(first, call.model):
-                yield event
-            async for chunk in chunks:
-                for event in self._priced(assembler.feed(chunk), call.model):
-                    yield event
-            tail, response = self._parse(assembler.finish)
-            for event in self._priced(tail, response.model):
-                yield event
-            yield DoneEvent(response=self._finish(_noted(response, heard)))
-        except Exception as exc:
-            self._reraise(exc)
-        finally:
-            await _aclose(chunks)
+    def _astream_call(self, call: Call) -> AsyncIterator[StreamEvent]:
+        return arun_stream(self, call)
 
     # ------------------------------------------------------------------ structured output
 
@@ -825,17 +788,19 @@ class IProvider(ABC):
                                  provider=self.provider_id, usage=usage)
 
     async def embed(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
-                    input_type: str | None = None) -> EmbeddingResponse:
+                    input_type: str | None = None, api_key: str | SecretStr | None = None) -> EmbeddingResponse:
         """Embedding vectors in input order, batched under the vendor's limits.
 
         `input_type` (query, document, classification, clustering, similarity) says what the texts are
-        for, on vendors that embed differently per task (Gemini); others ignore it.
+        for, on vendors that embed differently per task (Gemini); others ignore it. `api_key` sends the
+        requests with that key instead of the provider's (see `agentos_llm.request_keys`).
         """
         model, batches, options = self._embed_plan(model, texts, dimensions, input_type)
+        headers = with_key(self, None, api_key)
 
         async def one(batch: list[str]) -> EmbeddingResponse:
             request = self._build_embed_request(model, batch, options)
-            payload = await self.retry_policy.acall(lambda t: self._asend_guarded("embed", request, t, None))
+            payload = await self.retry_policy.acall(lambda t: self._asend_guarded("embed", request, t, headers))
             return self._parse(lambda: self._parse_embeddings(payload, model, len(batch)))
 
         async def all_batches() -> EmbeddingResponse:
@@ -849,17 +814,19 @@ class IProvider(ABC):
         return await all_batches()
 
     def embed_sync(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
-                   input_type: str | None = None) -> EmbeddingResponse:
+                   input_type: str | None = None, api_key: str | SecretStr | None = None) -> EmbeddingResponse:
         """`embed`, blocking."""
         model, batches, options = self._embed_plan(model, texts, dimensions, input_type)
+        headers = with_key(self, None, api_key)
         if self.usage_ledger is not None:
             return self.usage_ledger.run(self, "embed", model, batches, lambda: self._embed_result(
-                model, [self._embed_batch_sync(model, b, options) for b in batches]))
-        return self._embed_result(model, [self._embed_batch_sync(model, b, options) for b in batches])
+                model, [self._embed_batch_sync(model, b, options, headers) for b in batches]))
+        return self._embed_result(model, [self._embed_batch_sync(model, b, options, headers) for b in batches])
 
-    def _embed_batch_sync(self, model: str, batch: list[str], options: EmbedOptions) -> EmbeddingResponse:
+    def _embed_batch_sync(self, model: str, batch: list[str], options: EmbedOptions,
+                          headers: Mapping[str, str] | None = None) -> EmbeddingResponse:
         request = self._build_embed_request(model, batch, options)
-        payload = self.retry_policy.call(lambda t: self._send_guarded("embed", request, t, None))
+        payload = self.retry_policy.call(lambda t: self._send_guarded("embed", request, t, headers))
         return self._parse(lambda: self._parse_embeddings(payload, model, len(batch)))
 
     # ------------------------------------------------------------------ reranking
@@ -893,12 +860,14 @@ class IProvider(ABC):
         return result
 
     async def rerank(self, model: str | None, query: str, documents: Sequence[str], *,
-                     top_n: int | None = None) -> RerankResponse:
-        """`documents` ranked by relevance to `query`, most relevant first; `top_n` keeps only the best."""
+                     top_n: int | None = None, api_key: str | SecretStr | None = None) -> RerankResponse:
+        """`documents` ranked by relevance to `query`, most relevant first; `top_n` keeps only the best;
+        `api_key` sends the request with that key instead of the provider's."""
         model, docs, request = self._rerank_plan(model, query, documents, top_n)
+        headers = with_key(self, None, api_key)
 
         async def send() -> RerankResponse:
-            payload = await self.retry_policy.acall(lambda t: self._asend_guarded("rerank", request, t, None))
+            payload = await self.retry_policy.acall(lambda t: self._asend_guarded("rerank", request, t, headers))
             return self._rerank_result(payload, model, docs)
 
         if self.usage_ledger is not None:
@@ -906,13 +875,14 @@ class IProvider(ABC):
         return await send()
 
     def rerank_sync(self, model: str | None, query: str, documents: Sequence[str], *,
-                    top_n: int | None = None) -> RerankResponse:
+                    top_n: int | None = None, api_key: str | SecretStr | None = None) -> RerankResponse:
         """`rerank`, blocking."""
         model, docs, request = self._rerank_plan(model, query, documents, top_n)
+        headers = with_key(self, None, api_key)
         if self.usage_ledger is not None:
             return self.usage_ledger.run(self, "rerank", model, (query, docs), lambda: self._rerank_result(
-                self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, None)), model, docs))
-        payload = self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, None))
+                self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, headers)), model, docs))
+        payload = self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, headers))
         return self._rerank_result(payload, model, docs)
 
     # ------------------------------------------------------------------ models and health
@@ -938,10 +908,10 @@ class IProvider(ABC):
         return listing_key(self.provider_id, self.base_url, secret,
                            {"headers": self.default_headers, "config": self.config})
 
-    def _remember_models(self, listed: list[ModelInfo]) -> list[ModelInfo]:
-        """Merges a live listing with the catalog and caches it for this credential."""
+    def _remember_models(self, listed: list[ModelInfo], key: tuple[str, str, str] | None = None) -> list[ModelInfo]:
+        """Merges a live listing with the catalog and caches it for this credential (or the one `key` names)."""
         merged = self._merge_catalog(listed)
-        self.models_cache.put(self._listing_key(), merged)
+        self.models_cache.put(self._listing_key() if key is None else key, merged)
         return merged
 
     def _keep_credential_updates(self, payload: Any) -> None:
@@ -961,41 +931,54 @@ class IProvider(ABC):
             self.last_discovery_error = err
             log.warning("%s: %s", self.provider_id, err)
 
-    def _static_models(self, exc: AgentOSLLMError) -> list[ModelInfo]:
-        self.last_discovery_error = exc
+    def _static_models(self, exc: AgentOSLLMError, own: bool = True) -> list[ModelInfo]:
+        if own:  # a request's own key fails for its caller alone: nothing of it is kept on the provider
+            self.last_discovery_error = exc
         log.warning("listing the models of %s failed (%s: %s); answering from the static catalog",
                     self.provider_id, type(exc).__name__, exc)
         return [m.model_copy(update={"provider": self.provider_id}) for m in catalog_models(self.catalog_key)]
 
-    async def list_models(self) -> list[ModelInfo]:
+    async def list_models(self, *, capability: str | None = None,
+                          api_key: str | SecretStr | None = None) -> list[ModelInfo]:
         """The models this credential can use, with what the catalog knows about each (`source="live"`).
 
         Listings are cached per credential for `models_cache.ttl` seconds. When the live call fails, the
-        static catalog answers alone (`source="catalog"`, and a warning is logged).
+        static catalog answers alone (`source="catalog"`, and a warning is logged). `capability` keeps the
+        models that have it (tools, vision, json_schema, embeddings, reasoning, documents, audio, rerank; see
+        `get_model_capabilities`); `api_key` lists with that key (cached under a hash of it).
         """
-        cached = self.models_cache.get(self._listing_key())
-        if cached is not None:
-            return cached
-        try:
-            payload = await self.retry_policy.acall(lambda t: self._asend_guarded("models", None, t, None))
-            listed = self._parse(lambda: self._parse_model_list(payload))
-        except (ProviderError, UnsupportedCapabilityError) as exc:
-            return self._static_models(exc)
-        self._keep_credential_updates(payload)
-        return self._remember_models(listed)
+        check_capability(capability)
+        key = credential_key(self, api_key)
+        listed = self.models_cache.get(key)
+        if listed is None:
+            headers = with_key(self, None, api_key)
+            try:
+                payload = await self.retry_policy.acall(lambda t: self._asend_guarded("models", None, t, headers))
+                parsed = self._parse(lambda: self._parse_model_list(payload))
+            except (ProviderError, UnsupportedCapabilityError) as exc:
+                return filter_models(self, self._static_models(exc, api_key is None), capability)
+            if api_key is None:
+                self._keep_credential_updates(payload)
+            listed = self._remember_models(parsed, key)
+        return filter_models(self, listed, capability)
 
-    def list_models_sync(self) -> list[ModelInfo]:
+    def list_models_sync(self, *, capability: str | None = None,
+                         api_key: str | SecretStr | None = None) -> list[ModelInfo]:
         """`list_models`, blocking."""
-        cached = self.models_cache.get(self._listing_key())
-        if cached is not None:
-            return cached
-        try:
-            payload = self.retry_policy.call(lambda t: self._send_guarded("models", None, t, None))
-            listed = self._parse(lambda: self._parse_model_list(payload))
-        except (ProviderError, UnsupportedCapabilityError) as exc:
-            return self._static_models(exc)
-        self._keep_credential_updates(payload)
-        return self._remember_models(listed)
+        check_capability(capability)
+        key = credential_key(self, api_key)
+        listed = self.models_cache.get(key)
+        if listed is None:
+            headers = with_key(self, None, api_key)
+            try:
+                payload = self.retry_policy.call(lambda t: self._send_guarded("models", None, t, headers))
+                parsed = self._parse(lambda: self._parse_model_list(payload))
+            except (ProviderError, UnsupportedCapabilityError) as exc:
+                return filter_models(self, self._static_models(exc, api_key is None), capability)
+            if api_key is None:
+                self._keep_credential_updates(payload)
+            listed = self._remember_models(parsed, key)
+        return filter_models(self, listed, capability)
 
     def _model_info(self, model: str, listed: list[ModelInfo]) -> ModelInfo:
         for info in listed:
@@ -1062,9 +1045,102 @@ class IProvider(ABC):
         return min(10.0, self.retry_policy.timeout or 10.0)
 
     def _health(self, started: float, error: AgentOSLLMError | None) -> HealthStatus:
-        return HealthStatus(provider=self.provider_id, ok=error is None,
+        from .health import state_of
+
+        return HealthStatus(provider=self.provider_id, ok=error is None, state=state_of(error),
                             error=None if error is None else f"{type(error).__name__}: {error}",
                             latency_ms=(time.perf_counter() - started) * 1000)
+
+    # ------------------------------------------------------------------ what a call sends, and how it was served
+
+    def _call_headers(self, call: Call) -> Mapping[str, str] | None:
+        """A call's per-request headers: `_headers`, and the call's own key (`api_key=`) in the API's auth header."""
+        return with_key(self, self._headers(call.options, call), call.options.api_key)
+
+    def _wire_request(self, call: Call) -> tuple[Any, Mapping[str, str] | None]:
+        """The vendor request and the per-request headers of a call: what `generate`, `stream` and
+        `inspect_request` all hand the I/O hooks."""
+        return self._build_request(call), self._call_headers(call)
+
+    async def _inspect_http(self, op: Operation, request: Any, timeout: float | None,
+                            headers: Mapping[str, str] | None, *, stream: bool, is_async: bool) -> Any:
+        """The HTTP request `_send` / `_open_stream` would send for `request`, built and not sent (a
+        `providers.dry_run.Built`, or an `InspectedRequest`); override it for I/O the library does not know."""
+        from .providers.dry_run import build_http
+
+        return await build_http(self, op, request, timeout, headers, stream=stream, is_async=is_async)
+
+    async def inspect_request(self, model: str | None, messages: Messages, **options: Any) -> InspectedRequest:
+        """Exactly what `generate` would send (with `stream=True`: `stream`), built by the same steps and the
+        vendor SDK's own request builder, and not sent: method, URL, headers (credentials redacted), JSON body."""
+        from .inspection import inspect_call
+
+        return await inspect_call(self, model, messages, options, is_async=True)
+
+    def inspect_request_sync(self, model: str | None, messages: Messages, **options: Any) -> InspectedRequest:
+        """`inspect_request`, for the sync client (what `generate_sync` / `stream_sync` send)."""
+        from .inspection import drive, inspect_call
+
+        return drive(inspect_call(self, model, messages, options, is_async=False))
+
+    async def inspect_embed_request(self, model: str | None, texts: str | Sequence[str], *,
+                                    dimensions: int | None = None, input_type: str | None = None,
+                                    api_key: str | SecretStr | None = None) -> list[InspectedRequest]:
+        """What `embed` would send: one request per batch, not sent."""
+        from .inspection import inspect_embed
+
+        return await inspect_embed(self, model, texts, dimensions=dimensions, input_type=input_type,
+                                   api_key=api_key, is_async=True)
+
+    def inspect_embed_request_sync(self, model: str | None, texts: str | Sequence[str], *,
+                                   dimensions: int | None = None, input_type: str | None = None,
+                                   api_key: str | SecretStr | None = None) -> list[InspectedRequest]:
+        """`inspect_embed_request`, for the sync client."""
+        from .inspection import drive, inspect_embed
+
+        return drive(inspect_embed(self, model, texts, dimensions=dimensions, input_type=input_type,
+                                   api_key=api_key, is_async=False))
+
+    def get_response_metadata(self, response: CompletionResponse,
+                              headers: Mapping[str, str] | None) -> ResponseMetadata:
+        """How `response` was served (its `metadata`): HTTP status, selected headers, request id, service tier,
+        upstream, API, host and base URL. `headers` are all the response's headers (None when the I/O layer
+        passed none on); an override may add what it reads to `extra`."""
+        return complete_metadata(self, response)
+
+    def get_icon(self) -> str:
+        """The provider's icon: an http(s) URL or a `data:` URI (built-in hosts: a small SVG monogram)."""
+        return default_icon(self)
+
+    def get_tools(self) -> list[ProviderTool]:
+        """The tools this provider contributes: the server tools its vendor runs (`ProviderTool.build(...)`
+        makes one for `server_tools=[...]`)."""
+        return default_tools(self)
+
+    async def get_model_capabilities(self, model: str) -> frozenset[str]:
+        """What a model can do (tools, vision, json_schema, embeddings, reasoning, documents, audio, rerank):
+        its listing and the catalog, else what the request rules assume of it."""
+        return model_capabilities(self, await self.get_model_info(model))
+
+    def get_model_capabilities_sync(self, model: str) -> frozenset[str]:
+        """`get_model_capabilities`, blocking."""
+        return model_capabilities(self, self.get_model_info_sync(model))
+
+    async def list_models_page(self, cursor: str | None = None, limit: int | None = None, *,
+                               capability: str | None = None, api_key: str | SecretStr | None = None) -> ModelPage:
+        """One page of models (`limit`, 100 by default) after `cursor`, and the cursor of the next page (None:
+        the last). Anthropic, Gemini, OpenRouter and Cohere page natively; other listings are sliced."""
+        from .model_pages import page_of
+
+        return await page_of(self, cursor, limit, capability, api_key, is_async=True)
+
+    def list_models_page_sync(self, cursor: str | None = None, limit: int | None = None, *,
+                              capability: str | None = None, api_key: str | SecretStr | None = None) -> ModelPage:
+        """`list_models_page`, blocking."""
+        from .inspection import drive
+        from .model_pages import page_of
+
+        return drive(page_of(self, cursor, limit, capability, api_key, is_async=False))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -1097,14 +1173,6 @@ class IProvider(ABC):
 
 
 _P = TypeVar("_P", bound=IProvider)
-
-
-def _noted(response: CompletionResponse, heard: Heard | None) -> CompletionResponse:
-    """The response with the request id and rate limits its headers stated."""
-    if heard is not None:
-        response.request_id = heard.request_id or response.request_id
-        response.rate_limits = heard.rate_limits
-    return response
 
 
 def _done_response(events: Iterator[StreamEvent]) -> CompletionResponse:

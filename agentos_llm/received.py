@@ -2,14 +2,15 @@
 
 The seam: an I/O hook passes the headers on and reads nothing in them.
 
-- `_send` / `_asend` may return `Received(payload, headers)` instead of the bare payload;
-- a stream (`_open_stream` / `_aopen_stream`) may yield `Received(None, headers)` as its first item.
+- `_send` / `_asend` may return `Received(payload, headers, status)` instead of the bare payload;
+- a stream (`_open_stream` / `_aopen_stream`) may yield `Received(None, headers, status)` as its first item.
 
 `IProvider` then reads them once (`hear`): the vendor's request id (`response.request_id`), the rate
 limits (`response.rate_limits`, also kept per credential in `agentos_llm.rate_limits.RATE_LIMITS` so
 `get_quota()` reports them without another request), and a cost the gateway reported (LiteLLM's
 `x-litellm-response-cost`, `usage.cost_source = "provider"`; whole responses only: a stream's headers
-leave before its cost is known). A hook that returns the bare payload still works; its responses carry
+leave before its cost is known), and the HTTP status and selected headers (`response.metadata`, see
+`agentos_llm.response_metadata`). A hook that returns the bare payload still works; its responses carry
 none of these.
 """
 
@@ -29,34 +30,41 @@ log = logging.getLogger("agentos_llm")
 
 
 class Received:
-    """A decoded payload with the headers of the HTTP response that carried it."""
+    """A decoded payload with the headers (and HTTP status, where the I/O layer knows it) of its response."""
 
-    __slots__ = ("headers", "payload")
+    __slots__ = ("headers", "payload", "status")
 
-    def __init__(self, payload: Any, headers: Mapping[str, str] | None) -> None:
+    def __init__(self, payload: Any, headers: Mapping[str, str] | None, status: int | None = None) -> None:
         self.payload = payload
         self.headers = headers
+        self.status = status
 
     def __repr__(self) -> str:
-        return f"Received(payload={type(self.payload).__name__}, headers={len(self.headers or ())})"
+        return (f"Received(payload={type(self.payload).__name__}, headers={len(self.headers or ())}, "
+                f"status={self.status})")
 
 
 class Heard(NamedTuple):
-    """What one response's headers said."""
+    """What one response's headers said; `headers` are the selected ones (lower-cased), `status` the HTTP status,
+    `source` the headers as received (for a `get_response_metadata` override)."""
 
     request_id: str | None = None
     rate_limits: RateLimits | None = None
     cost_usd: float | None = None
+    status: int | None = None
+    headers: Mapping[str, str] | None = None
+    source: Mapping[str, str] | None = None
 
 
 NOTHING = Heard()
 
 
-def hear(provider_id: str, credential: Callable[[], Hashable], headers: Mapping[str, str] | None) -> Heard:
+def hear(provider_id: str, credential: Callable[[], Hashable], headers: Mapping[str, str] | None,
+         status: int | None = None) -> Heard:
     """Reads a response's headers (any mapping, any case) and keeps its rate limits for the credential
     (`credential()` is asked only when there are limits to keep). Never raises: the call was made."""
     if not headers:
-        return NOTHING
+        return NOTHING if status is None else Heard(status=status)
     try:
         wanted = _wanted(headers)
         request_id = next((v for h in _REQUEST_ID_HEADERS if (v := wanted.get(h))), None)
@@ -65,13 +73,16 @@ def hear(provider_id: str, credential: Callable[[], Hashable], headers: Mapping[
             RATE_LIMITS.put(provider_id, credential(), limits)
         raw_cost = wanted.get(LITELLM_COST_HEADER)
         cost = None if raw_cost is None else cost_from_headers({LITELLM_COST_HEADER: raw_cost})
-        return Heard(request_id, limits, cost)
+        return Heard(request_id, limits, cost, status, wanted, headers)
     except Exception as exc:  # pragma: no cover - defensive: odd header values must not fail a paid call
         log.debug("could not read the response headers: %s: %s", type(exc).__name__, exc)
-        return NOTHING
+        return NOTHING if status is None else Heard(status=status)
 
 
-_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after", LITELLM_COST_HEADER, *_REQUEST_ID_HEADERS)
+# What `response.metadata.headers` keeps: request ids, rate limits, and what says how the call was served.
+_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after", LITELLM_COST_HEADER, *_REQUEST_ID_HEADERS,
+             "openai-processing-ms", "openai-version", "x-envoy-upstream-service-time", "x-amzn-bedrock-",
+             "x-litellm-", "server-timing")
 _BYTE_PREFIXES = tuple(p.encode() for p in _PREFIXES)
 
 

@@ -8,26 +8,31 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from .apis import get_api, resolve_api
 from .defaults import PROVIDERS, ProviderSpec, get_spec
 from .errors import ConfigurationError, MissingDependencyError
 from .pricing import register_prices
 from .provider import EventStream, IProvider
+from .provider_surface import register_icon
 from .redaction import register_secret
 from .sync_bridge import iterate_sync, run_sync
 
 __all__ = [
     "ConfigValue",
     "OverrideContext",
+    "ValueType",
     "create_provider",
     "define_provider",
     "defined_providers",
     "provider_class",
+    "provider_const",
     "provider_env",
     "provider_value",
 ]
@@ -94,6 +99,45 @@ def create_provider(
 # ---------------------------------------------------------------------- define_provider
 
 
+ValueType = Literal["str", "secret", "url", "int", "float", "bool"]
+"""What an env var's value must be (`provider_env(..., value_type=...)`), checked when the provider is built."""
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_WHAT = {"str": "a string", "secret": "a non-empty secret", "url": "an http(s) URL", "int": "an integer",
+         "float": "a number", "bool": "a boolean (true/false, 1/0, yes/no, on/off)"}
+
+
+def _convert(value: Any, value_type: ValueType) -> Any:
+    """`value` as `value_type`; ValueError when it is not one."""
+    if value_type in ("str", "secret"):
+        if not isinstance(value, str) or (value_type == "secret" and not value.strip()):
+            raise ValueError
+        return value
+    if value_type == "url":
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError
+        return value
+    if value_type == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower() if isinstance(value, str) else None
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ValueError
+    if isinstance(value, bool):
+        raise ValueError
+    if value_type == "int":
+        if isinstance(value, int):
+            return value
+        return int(str(value).strip(), 10)
+    number = float(value) if isinstance(value, (int, float)) else float(str(value).strip())
+    if not math.isfinite(number):
+        raise ValueError
+    return number
+
+
 @dataclass(frozen=True)
 class ConfigValue:
     """Where a defined provider's config value comes from: an env var (with a default) or a constant."""
@@ -104,15 +148,28 @@ class ConfigValue:
     secret: bool = False
     description: str = ""
     value: Any = None
+    value_type: ValueType | None = None
+    """What the env var's value must be; it is converted to it (an int, a float, a bool) when read."""
+
+    def typed(self, value: Any, provider: str, origin: str) -> Any:
+        """`value` checked and converted to `value_type`; a `ConfigurationError` naming the variable otherwise."""
+        if self.value_type is None or value is None:
+            return value
+        try:
+            return _convert(value, self.value_type)
+        except (ValueError, TypeError, OverflowError):
+            shown = "a value that is not one" if self.secret or self.value_type == "secret" else f"{value!r}"
+            raise ConfigurationError(f"provider {provider!r}: {origin} must be {_WHAT[self.value_type]}, "
+                                     f"not {shown}") from None
 
     def resolve(self, name: str, provider: str, environ: Mapping[str, str]) -> Any:
         """The value now: the env var if set, else the constant or default; missing required is an error."""
         if self.env is not None:
             found = environ.get(self.env)
             if found:
-                return found
+                return self.typed(found, provider, self.env)
             if self.default is not None:
-                return self.default
+                return self.typed(self.default, provider, f"the default of {self.env}")
             if self.required:
                 what = f" ({self.description})" if self.description else ""
                 raise ConfigurationError(f"provider {provider!r} needs {name}{what}: set {self.env}")
@@ -121,14 +178,27 @@ class ConfigValue:
 
 
 def provider_env(name: str, *, default: Any = None, required: bool = False, secret: bool = False,
-                 description: str = "") -> ConfigValue:
-    """A config value read from the env var `name` when the provider is created."""
-    return ConfigValue(env=name, default=default, required=required, secret=secret, description=description)
+                 description: str = "", value_type: ValueType | None = None) -> ConfigValue:
+    """A config value read from the env var `name` when the provider is created.
+
+    `value_type` ("str", "secret", "url", "int", "float", "bool") checks the value (and converts it) when the
+    provider is built: a bad one is a `ConfigurationError` naming the variable. "secret" implies `secret=True`
+    (the value is registered for redaction and never shown in errors).
+    """
+    if value_type is not None and value_type not in get_args(ValueType):
+        raise ConfigurationError(f"value_type of {name} must be one of {', '.join(get_args(ValueType))}, "
+                                 f"not {value_type!r}")
+    return ConfigValue(env=name, default=default, required=required, secret=secret or value_type == "secret",
+                       description=description, value_type=value_type)
 
 
 def provider_value(value: Any) -> ConfigValue:
     """A constant config value."""
     return ConfigValue(value=value)
+
+
+provider_const = provider_value
+"""`provider_value` under the name Standard Agents gives it: a constant config value."""
 
 
 @dataclass
@@ -142,7 +212,11 @@ class OverrideContext:
 
 
 Override = Callable[[OverrideContext, Callable[[], Any]], Any]
-_OVERRIDABLE = ("generate", "stream", "list_models", "get_model_info", "supports_model")
+_OVERRIDABLE = ("generate", "stream", "list_models", "get_model_info", "supports_model", "get_icon", "get_tools",
+                "inspect_request", "get_response_metadata", "list_models_page", "get_model_capabilities")
+_SYNC_TWINS = frozenset({"generate", "stream", "list_models", "get_model_info", "inspect_request", "list_models_page",
+                         "get_model_capabilities"})
+"""Async methods whose `_sync` twin goes through the override (run on the sync bridge)."""
 _CONSTRUCTOR_KEYS = ("api_key", "base_url", "timeout", "max_retries", "default_headers", "default_model")
 
 
@@ -196,15 +270,18 @@ def define_provider(
     config: Mapping[str, ConfigValue | Any] | None = None,
     overrides: Mapping[str, Override] | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
+    icon: str | None = None,
 ) -> type[IProvider]:
     """Defines a named provider built on a base provider (an id or a class), and registers it.
 
     `config` maps constructor keys (api_key, base_url, default_model, ...) to `provider_env(...)` or
-    `provider_value(...)`; keys it does not set keep the base's own env defaults. `overrides` replace
-    generate, stream, list_models, get_model_info or supports_model with `fn(context, next)`, where
-    `next()` calls the base (await it in async overrides). `prices` gives USD per 1M tokens per model
-    (`{"my-model": {"input": 0.5, "output": 1.5, "cached": 0.05, "cache_write": 0.6}}`), used for models no
-    other price source knows (see docs/quota-and-cost.md).
+    `provider_value(...)` (`provider_const(...)`); keys it does not set keep the base's own env defaults.
+    `overrides` replace generate, stream, list_models, get_model_info, supports_model, get_icon, get_tools,
+    inspect_request, get_response_metadata, list_models_page or get_model_capabilities with
+    `fn(context, next)`, where `next()` calls the base (await it in async overrides). `prices` gives USD per
+    1M tokens per model (`{"my-model": {"input": 0.5, "output": 1.5, "cached": 0.05, "cache_write": 0.6}}`),
+    used for models no other price source knows (see docs/quota-and-cost.md). `icon` is an http(s) URL or a
+    `data:` URI (`get_icon()`; default: the base host's). Everything is documented in docs/custom-providers.md.
     """
     if not name or "/" in name or ":" in name:
         raise ConfigurationError(f"a provider name cannot be empty or contain '/' or ':': {name!r}")
@@ -225,6 +302,10 @@ def define_provider(
     if unknown:
         raise ConfigurationError(f"unknown config key(s) for {name!r}: {', '.join(unknown)}")
     register_prices(name, prices)  # validated here: a bad price fails the definition, not a later call
+    for value in values.values():  # a default of the wrong type fails the definition too
+        if value.env is not None and value.default is not None:
+            value.typed(value.default, name, f"the default of {value.env}")
+    register_icon(name, icon, base_spec.host_id)
     key_envs = tuple(v.env for k, v in values.items() if k == "api_key" and v.env)
     base_url_env = next((v.env for k, v in values.items() if k == "base_url" and v.env), base_spec.base_url_env)
     api_key_value = values.get("api_key")
@@ -237,7 +318,7 @@ def define_provider(
     attrs: dict[str, Any] = {"provider_id": name, "__doc__": f"{label or name}: defined from {base_cls.__name__}."}
     for method, fn in (overrides or {}).items():
         attrs[method] = _wrap_override(method, fn, getattr(base_cls, method))
-        if method in ("generate", "stream", "list_models"):
+        if method in _SYNC_TWINS:
             attrs[f"{method}_sync"] = _sync_twin(method)
     cls = type(f"Defined_{name.replace('-', '_')}", (base_cls,), attrs)
     _DEFINED[name] = _Defined(name=name, base=base_cls, spec=spec, config=values, cls=cls)

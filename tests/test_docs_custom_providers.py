@@ -61,3 +61,24 @@ def test_without_its_key_the_gateway_names_the_env_var(clean: None) -> None:
     define_and_use = python_blocks()[0]
     with pytest.raises(ConfigurationError, match="ACME_API_KEY"):
         exec(compile(define_and_use, str(DOC), "exec"), {"__name__": "docs_example"})
+
+
+def test_the_documented_overrides_run(clean: None, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    overrides = python_blocks()[3]
+    with WireEmulator() as emu:
+        monkeypatch.setenv("ACME_BASE_URL", emu.openai_base_url)
+        monkeypatch.setenv("ACME_API_KEY", "acme-secret-key-123456")
+        exec(compile(overrides, str(DOC), "exec"), {"__name__": "docs_example"})
+        requests = emu.requests
+    assert capsys.readouterr().out.splitlines() == [
+        "{'served_by': 'agentos-emulator'}", "inspected", "['gpt-4o-mini', 'gpt-4o']",
+        "https://llm.acme.example/favicon.svg"]
+    assert [(r.method, r.path) for r in requests] == [("POST", "/v1/chat/completions"), ("GET", "/v1/models")]
+
+
+def test_the_documented_typed_values_run(clean: None, capsys: pytest.CaptureFixture[str]) -> None:
+    typed = python_blocks()[4]
+    exec(compile(typed, str(DOC), "exec"), {"__name__": "docs_example"})
+    assert capsys.readouterr().out.strip() == (
+        "provider 'acme-typed': ACME_BASE_URL must be an http(s) URL, not 'llm.acme.example/v1'")

@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from agentos_llm.errors import (
+    APIConnectionError,
     APITimeoutError,
     AuthenticationError,
     ContentFilterError,
@@ -549,9 +550,10 @@ def test_stream_errors_and_blocks() -> None:
         g.GenerateStreamAssembler(model=FLASH).feed({"promptFeedback": {"blockReason": "SAFETY"}})
     with pytest.raises(MalformedResponseError):
         g.GenerateStreamAssembler(model=FLASH).feed("nope")
-    empty = g.GenerateStreamAssembler(model=FLASH)
-    tail, r = empty.finish()
-    assert tail == [] and r.text == "" and r.finish_reason is None
+    cut = g.GenerateStreamAssembler(model=FLASH)
+    cut.feed(chunk([{"text": "partial"}]))
+    with pytest.raises(APIConnectionError, match="end marker"):  # no finishReason: a truncated answer
+        cut.finish()
 
 
 # ---------------------------------------------------------------------- errors

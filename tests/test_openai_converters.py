@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from agentos_llm import create_provider
 from agentos_llm.errors import (
+    APIConnectionError,
     ContextLengthExceededError,
     InvalidRequestError,
     MalformedResponseError,
@@ -41,6 +42,7 @@ from agentos_llm.types import (
     user,
 )
 from agentos_llm.wire.openai_chat import (
+    STREAM_END,
     ChatStreamAssembler,
     ThinkTagSplitter,
     build_chat_request,
@@ -635,6 +637,7 @@ def test_stream_tool_calls_without_finish_reason_complete_at_the_end() -> None:
     assembler = ChatStreamAssembler(provider="openai", model="m")
     events = assembler.feed(_chunk({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": "{}"}}]}))
     assert not any(isinstance(e, ToolCallEvent) for e in events)
+    assembler.feed(STREAM_END)  # [DONE]: the stream ended where it should, without a finish reason
     tail, r = assembler.finish()
     assert len(tail) == 1
     assert isinstance(tail[0], ToolCallEvent)
@@ -1053,10 +1056,17 @@ def test_whole_tool_calls_without_ids_get_distinct_ids() -> None:
 
 
 def test_stream_without_any_finish_reason() -> None:
-    _, r = _stream([_chunk({"content": "Hello"}), _chunk({"content": "!"})])
+    _, r = _stream([_chunk({"content": "Hello"}), _chunk({"content": "!"}), STREAM_END])
     assert (r.text, r.finish_reason, r.raw_finish_reason) == ("Hello!", None, None)
-    _, r = _stream([_chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]})])
+    _, r = _stream([_chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]}),
+                    STREAM_END])
     assert r.finish_reason is FinishReason.TOOL_CALLS
+
+
+def test_a_stream_cut_before_its_end_marker_is_an_error() -> None:
+    # Neither a finish reason nor [DONE]: a truncated answer must not pass for a whole one.
+    with pytest.raises(APIConnectionError, match="end marker"):
+        _stream([_chunk({"content": "Hello"})])
 
 
 def test_keepalive_comments_between_chunks_are_skipped() -> None:

@@ -100,7 +100,7 @@ def done_response(events: list[Any]) -> CompletionResponse:
 
 def normalized(response: CompletionResponse) -> dict[str, Any]:
     """A response's dump without its id, raw payload and tool call ids (which differ per request)."""
-    data = response.model_dump(exclude={"id", "raw", "request_id", "rate_limits"})  # per request
+    data = response.model_dump(exclude={"id", "raw", "request_id", "rate_limits", "metadata"})  # per request
     for call in data["tool_calls"]:
         call.pop("id")
     for call in data["message"]["tool_calls"]:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from ..catalog import catalog_entry
 from ..errors import MissingDependencyError, ProviderError
+from ..http_bridge import CLIENT_KEYS, TRANSPORT_KEYS, httpx_client
 from ..options import GenerateOptions
 from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
@@ -32,6 +33,7 @@ try:
         map_sdk_error,
         received_json,
         request_options,
+        sync_json,
     )
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
     raise MissingDependencyError("anthropic", "anthropic") from exc
@@ -76,17 +78,26 @@ class AnthropicProvider(IProvider):
 
     # ------------------------------------------------------------------ clients
 
-    def _client_kwargs(self) -> dict[str, Any]:
+    config_keys: ClassVar[frozenset[str]] = TRANSPORT_KEYS | CLIENT_KEYS
+
+    def _client_kwargs(self, is_async: bool = False) -> dict[str, Any]:
         key = self._api_key.get_secret_value() if self._api_key else None
-        return {
+        kwargs: dict[str, Any] = {
             "api_key": key, "base_url": self.base_url, "max_retries": 0,
             "timeout": self.retry_policy.timeout, "default_headers": self.default_headers or None,
         }
+        http_client = httpx_client(
+            self.transport, str(self.base_url), is_async=is_async, library="httpx2", where=self.provider_id,
+            factory=anthropic.DefaultAsyncHttpxClient if is_async else anthropic.DefaultHttpxClient)
+        if http_client is not None:
+            kwargs["http_client"] = http_client
+        return kwargs
 
     @cached_property
     def _clients(self) -> SDKClients[anthropic.Anthropic, anthropic.AsyncAnthropic]:
         return SDKClients(lambda: anthropic.Anthropic(**self._client_kwargs()),
-                          lambda: anthropic.AsyncAnthropic(**self._client_kwargs()), lambda client: client.close())
+                          lambda: anthropic.AsyncAnthropic(**self._client_kwargs(is_async=True)),
+                          lambda client: client.close())
 
     @property
     def client(self) -> anthropic.Anthropic:
@@ -187,9 +198,8 @@ class AnthropicProvider(IProvider):
                 if after is None:
                     return Received(self._merge_pages(pages), response.headers)
                 params["after_id"] = after
-        response = self.client.post(_COUNT if op == "count" else _MESSAGES, body=request, cast_to=httpx2.Response,
-                                    options=request_options(timeout, headers))
-        return received_json(response, self.provider_id)
+        return sync_json(self.client, _COUNT if op == "count" else _MESSAGES, request_options(timeout, headers),
+                         self.provider_id, timeout, body=request)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
@@ -213,7 +223,7 @@ class AnthropicProvider(IProvider):
                      ) -> Iterator[Any]:
         response = self.client.post(_MESSAGES, body=request, cast_to=httpx2.Response, stream=True,
                                     stream_cls=None, options=request_options(timeout, headers))
-        return iter_sse_payloads(response, self._decode_event)
+        return iter_sse_payloads(response, self._decode_event, provider=self.provider_id)
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
@@ -221,7 +231,7 @@ class AnthropicProvider(IProvider):
         return aiter_sse_payloads(
             lambda: client.post(_MESSAGES, body=request, cast_to=httpx2.Response, stream=True, stream_cls=None,
                                 options=request_options(timeout, headers)),
-            self._decode_event)
+            self._decode_event, provider=self.provider_id)
 
     def _decode_event(self, data: str) -> Any:
         return wire.decode_event(data, self.provider_id)

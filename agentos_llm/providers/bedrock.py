@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import json
 import logging
@@ -367,6 +368,7 @@ class BedrockProvider(IProvider):
             self._header_hook.clear()
             pool, self._pool = self._pool, None
         for client in clients:
+            _close_pools(client)
             client.close()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -484,6 +486,22 @@ class BedrockProvider(IProvider):
 
     def _map_exception(self, exc: Exception) -> ProviderError | None:
         return map_botocore_error(exc, self.provider_id, self.base_url or f"Bedrock in {self.region}")
+
+
+def _close_pools(client: Any) -> None:
+    """Closes the idle connections of a client's urllib3 pools: botocore's `close()` only forgets the pools
+    (urllib3 2 closes none on `clear()`), so a connection a finished stream gave back would stay open."""
+    session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    managers = [getattr(session, "_manager", None), *getattr(session, "_proxy_managers", {}).values()]
+    for manager in managers:
+        pools: Any = getattr(manager, "pools", None)
+        if pools is None:
+            continue
+        for key in list(pools.keys()):
+            pool = pools.get(key)
+            if pool is not None:
+                with contextlib.suppress(Exception):
+                    pool.close()
 
 
 def _keep_user_agent(client: Any) -> None:

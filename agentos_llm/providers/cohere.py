@@ -10,12 +10,11 @@ to the SDK's typed models. That client and its `request` / `stream` methods (pat
 
 from __future__ import annotations
 
-import asyncio
 import json
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar
 
 from ..errors import (
     APIConnectionError,
@@ -25,14 +24,16 @@ from ..errors import (
     ProviderError,
     request_id_of,
 )
+from ..http_bridge import CLIENT_KEYS, TRANSPORT_KEYS, httpx_client
 from ..options import EmbedOptions
-from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
+from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, DocumentPart, EmbeddingResponse, ModelInfo, RerankResponse
 from ..wire import cohere_chat as wire
 from ..wire import cohere_endpoints as endpoints
 from ..wire.cohere_stream import ChatStreamAssembler, decode_event
-from ..wire.sse import aiter_sse, iter_sse
+from .http_bodies import aiter_events, decode_json_body, iter_events, read_body
+from .loop_clients import LoopClients
 
 try:
     import cohere
@@ -47,25 +48,6 @@ _PATHS: dict[str, str] = {"chat": "v2/chat", "embed": "v2/embed", "rerank": "v2/
                           "models": "v1/models"}
 _MAX_MODEL_PAGES = 20
 _CLIENT_NAME = "agentos-llm"
-A = TypeVar("A")
-
-
-class _PerLoop(Generic[A]):
-    """One async client per event loop: pooled connections belong to the loop that opened them."""
-
-    def __init__(self, make: Callable[[], A]) -> None:
-        self._make = make
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, A] = weakref.WeakKeyDictionary()
-
-    def get(self) -> A:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = self._make()
-        return client
-
-    def pop(self) -> A | None:
-        return self._clients.pop(asyncio.get_running_loop(), None)
 
 
 class CohereProvider(IProvider):
@@ -83,9 +65,17 @@ class CohereProvider(IProvider):
 
     # ------------------------------------------------------------------ clients
 
-    def _client_kwargs(self) -> dict[str, Any]:
-        return {"api_key": self._api_key.get_secret_value() if self._api_key else "", "base_url": self.base_url,
-                "client_name": _CLIENT_NAME, "timeout": self.retry_policy.timeout}
+    config_keys: ClassVar[frozenset[str]] = TRANSPORT_KEYS | CLIENT_KEYS
+
+    def _client_kwargs(self, is_async: bool = False) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "api_key": self._api_key.get_secret_value() if self._api_key else "", "base_url": self.base_url,
+            "client_name": _CLIENT_NAME, "timeout": self.retry_policy.timeout}
+        http_client = httpx_client(self.transport, str(self.base_url), is_async=is_async, where=self.provider_id,
+                                   timeout=self.retry_policy.timeout, follow_redirects=True)
+        if http_client is not None:
+            kwargs["httpx_client"] = http_client
+        return kwargs
 
     @cached_property
     def client(self) -> cohere.ClientV2:
@@ -93,8 +83,9 @@ class CohereProvider(IProvider):
         return cohere.ClientV2(**self._client_kwargs())
 
     @cached_property
-    def _async_clients(self) -> _PerLoop[cohere.AsyncClientV2]:
-        return _PerLoop(lambda: cohere.AsyncClientV2(**self._client_kwargs()))
+    def _async_clients(self) -> LoopClients[cohere.AsyncClientV2]:
+        return LoopClients(lambda: cohere.AsyncClientV2(**self._client_kwargs(is_async=True)),
+                           lambda client: client._client_wrapper.httpx_client.httpx_client.aclose())
 
     @property
     def async_client(self) -> cohere.AsyncClientV2:
@@ -105,12 +96,14 @@ class CohereProvider(IProvider):
         client = self.__dict__.pop("client", None)
         if client is not None:
             client._client_wrapper.httpx_client.httpx_client.close()
+        clients = self.__dict__.get("_async_clients")
+        if clients is not None and len(clients):
+            clients.close()
 
     async def _aclose(self) -> None:
         clients = self.__dict__.get("_async_clients")
-        client = clients.pop() if clients is not None else None
-        if client is not None:
-            await client._client_wrapper.httpx_client.httpx_client.aclose()
+        if clients is not None:
+            await clients.aclose()
 
     # ------------------------------------------------------------------ converters (pure)
 
@@ -181,13 +174,24 @@ class CohereProvider(IProvider):
                 f"the response is not JSON: {response.text[:200]!r}", provider=self.provider_id,
                 status_code=response.status_code, request_id=request_id_of(response.headers)) from None
 
-    def _status_error(self, response: httpx.Response) -> ProviderError:
+    def _status_error(self, response: httpx.Response, content: bytes | None = None) -> ProviderError:
+        content = response.content if content is None else content
         try:
-            body: Any = json.loads(response.content)
+            body: Any = json.loads(content)
         except ValueError:
-            body = response.text
+            body = content.decode("utf-8", "replace")
         return wire.error_from_cohere(response.status_code, body, provider=self.provider_id,
                                       headers=dict(response.headers))
+
+    def _request_within(self, http: Any, timeout: float | None, path: str, **kwargs: Any) -> Received:
+        """`http.request`, its body read within the attempt's timeout (one that trickles in must not hold the
+        call past it) and decoded; an error status is raised as its typed error."""
+        started = time.monotonic()
+        with http.stream(path, **kwargs) as response:
+            body = read_body(response, timeout, started, self.provider_id)
+        if response.status_code >= 400:
+            raise self._status_error(response, body)
+        return Received(decode_json_body(body, response, self.provider_id), response.headers, response.status_code)
 
     def _models_params(self, token: str | None) -> dict[str, Any]:
         return {"page_size": endpoints.MODELS_PAGE_SIZE, **({"page_token": token} if token else {})}
@@ -204,16 +208,17 @@ class CohereProvider(IProvider):
             pages: list[Any] = []
             token: str | None = None
             while True:
-                pages.append(self._decode(http.request(_PATHS[op], method="GET", params=self._models_params(token),
-                                                       request_options=options)))
+                pages.append(self._request_within(http, timeout, _PATHS[op], method="GET",
+                                                  params=self._models_params(token), request_options=options).payload)
                 token = self._next_page(pages[-1], len(pages))
                 if token is None:
                     return endpoints.merge_model_pages(pages)
         if op == "count":
-            answers = [self._decode(http.request(_PATHS[op], method="POST", json=piece, request_options=options))
+            answers = [self._request_within(http, timeout, _PATHS[op], method="POST", json=piece,
+                                            request_options=options).payload
                        for piece in endpoints.split_count_request(request)]
             return _merge_counts(answers)
-        return self._decode(http.request(_PATHS[op], method="POST", json=request, request_options=options))
+        return self._request_within(http, timeout, _PATHS[op], method="POST", json=request, request_options=options)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
@@ -236,7 +241,7 @@ class CohereProvider(IProvider):
                                                                request_options=options)))
             return _merge_counts(answers)
         response = await http.request(_PATHS[op], method="POST", json=request, request_options=options)
-        return self._decode(response)
+        return Received(self._decode(response), response.headers, response.status_code)
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
@@ -246,7 +251,8 @@ class CohereProvider(IProvider):
             if response.status_code >= 400:
                 response.read()
                 raise self._status_error(response)
-            for event in iter_sse(response.iter_lines()):
+            yield Received(None, response.headers, response.status_code)
+            for event in iter_events(response, self.provider_id):
                 payload = decode_event(event.event, event.data, self.provider_id)
                 if payload is not None:
                     yield payload
@@ -259,7 +265,8 @@ class CohereProvider(IProvider):
             if response.status_code >= 400:
                 await response.aread()
                 raise self._status_error(response)
-            async for event in aiter_sse(response.aiter_lines()):
+            yield Received(None, response.headers, response.status_code)
+            async for event in aiter_events(response, self.provider_id):
                 payload = decode_event(event.event, event.data, self.provider_id)
                 if payload is not None:
                     yield payload

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
 from functools import cached_property
@@ -27,15 +27,17 @@ from ..errors import (
     APITimeoutError,
     AuthenticationError,
     ConfigurationError,
-    MalformedResponseError,
     MissingDependencyError,
     ProviderError,
 )
+from ..http_bridge import CLIENT_KEYS, TRANSPORT_KEYS, genai_http_options
 from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, EmbeddingResponse, ModelInfo
 from ..wire import gemini_generate as wire
+from .genai_loops import GenaiLoops
+from .http_bodies import aiter_events, decode_json_body, iter_events, read_body
 
 try:
     import httpx2
@@ -77,7 +79,7 @@ class GeminiProvider(IProvider):
         Capability.STRUCTURED_OUTPUT, Capability.EMBEDDINGS, Capability.LIST_MODELS, Capability.REASONING,
     })
     config_keys: ClassVar[frozenset[str]] = frozenset({"vertexai", "project", "location", "credentials",
-                                                       "api_version"})
+                                                       "api_version"}) | TRANSPORT_KEYS | CLIENT_KEYS
 
     def __init__(self, *, spec: ProviderSpec | None = None, **kwargs: Any) -> None:
         spec = spec or get_spec(self.provider_id)
@@ -108,6 +110,11 @@ class GeminiProvider(IProvider):
             timeout=_ms(self.retry_policy.timeout),
             # One attempt: also turns off the SDK's hidden reconnect-and-retry of its aiohttp transport.
             retry_options=genai_types.HttpRetryOptions(attempts=1),
+            # Proxy, CA bundle, limits or the application's clients (agentos_llm.http_bridge); the host decides
+            # the proxy, and without a base URL it is Google's (every API host is under googleapis.com).
+            **genai_http_options(self.transport, self.base_url or (
+                "https://aiplatform.googleapis.com" if self.vertexai else "https://generativelanguage.googleapis.com"),
+                where=self.provider_id),
         )
         kwargs: dict[str, Any] = {"http_options": http, "vertexai": self.vertexai}
         if self._api_key is not None:
@@ -125,15 +132,22 @@ class GeminiProvider(IProvider):
         # The SDK's API client: it sends what the converters built and returns the raw JSON.
         return self.client._api_client
 
+    @cached_property
+    def _loops(self) -> GenaiLoops:
+        # The SDK keeps an async session per event loop but closes only those of running loops.
+        return GenaiLoops()
+
     def _close(self) -> None:
         client = self.__dict__.pop("client", None)
         if client is not None:
             client.close()
+            self._loops.close(client._api_client)
 
     async def _aclose(self) -> None:
         client = self.__dict__.get("client")
         if client is not None:
             await client.aio.aclose()
+            await self._loops.aclose(client._api_client)
 
     # ------------------------------------------------------------------ converters (pure)
 
@@ -178,12 +192,19 @@ class GeminiProvider(IProvider):
             return None
         return genai_types.HttpOptions(timeout=_ms(timeout), headers=dict(headers) if headers else None)
 
-    def _decode(self, body: str) -> Any:
-        try:
-            return json.loads(body) if body else {}
-        except ValueError:
-            raise MalformedResponseError(f"the response is not JSON: {body[:200]!r}",
-                                         provider=self.provider_id) from None
+    def _decode(self, body: str | bytes) -> Any:
+        # An empty body too is malformed: every endpoint used here answers with a JSON object.
+        return decode_json_body(body, None, self.provider_id)
+
+    def _request_within(self, method: str, path: str, body: dict[str, Any], options: Any, timeout: float | None
+                        ) -> Received:
+        """A sync request whose body is read within the attempt's timeout (the SDK's `request` would read a
+        body that trickles in for as long as the server likes)."""
+        started = time.monotonic()
+        api = self._api
+        response = api._request(api._build_request(method, path, body, options), options, stream=True)
+        return Received(self._decode(read_body(response.response_stream, timeout, started, self.provider_id)),
+                        response.headers, response.status_code)
 
     def _models_path(self, token: str | None) -> str:
         path = f"publishers/google/models?pageSize={_MODEL_PAGE}" if self.vertexai else f"models?pageSize={_MODEL_PAGE}"
@@ -191,24 +212,23 @@ class GeminiProvider(IProvider):
 
     def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
         options = self._options(timeout, headers)
-        api = self._api
         if op == "models":
             pages = []
             token: str | None = None
             while True:
-                response = api.request("get", self._models_path(token), {}, options)
-                page = self._decode(response.body)
+                got = self._request_within("get", self._models_path(token), {}, options, timeout)
+                page = got.payload
                 pages.append(page)
                 token = page.get("nextPageToken") if isinstance(page, dict) else None
                 if not token:
-                    return Received(_merge_pages(pages), response.headers)
-        response = api.request("post", request.path, request.body, options)
-        return Received(self._decode(response.body), response.headers)
+                    return Received(_merge_pages(pages), got.headers)
+        return self._request_within("post", request.path, request.body, options, timeout)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
         options = self._options(timeout, headers)
         api = self._api
+        self._loops.enter(api)
         if op == "models":
             pages = []
             token: str | None = None
@@ -220,40 +240,42 @@ class GeminiProvider(IProvider):
                 if not token:
                     return Received(_merge_pages(pages), response.headers)
         response = await api.async_request("post", request.path, request.body, options)
-        return Received(self._decode(response.body), response.headers)
+        # The SDK raises for any status but 200, and its answer object keeps no status: a success is a 200.
+        return Received(self._decode(response.body), response.headers, 200)
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
         return self._chunks(request, self._options(timeout, headers))
 
     def _chunks(self, request: wire.GeminiRequest, options: Any) -> Iterator[Any]:
-        # The transport of `generate_content_stream`, read as parsed segments: no typed objects, and the
-        # HTTP response is closed when the stream is left early.
+        # The transport of `generate_content_stream`, its server-sent events read here (as on every other wire:
+        # a body that is no event stream, or not UTF-8, is malformed; a line that is not JSON raises our error,
+        # never the SDK's with the raw body); the HTTP response is closed when the stream is left early.
         api = self._api
         sent = api._build_request("post", request.path, request.body, options)
         response = api._request(sent, options, stream=True)
-        segments = response.segments()  # a generator: nothing is read until it is iterated
         try:
-            yield Received(None, response.headers)  # the SDK's HttpResponse keeps them as a plain dict
-            yield from segments
+            yield Received(None, response.headers, response.status_code)  # the SDK keeps them as a plain dict
+            for event in iter_events(response.response_stream, self.provider_id):
+                if event.data:
+                    yield wire.decode_stream_event(event.data, self.provider_id)
         finally:
-            segments.close()
             close = getattr(response.response_stream, "close", None)
             if close is not None:
                 close()
 
     async def _achunks(self, request: wire.GeminiRequest, options: Any) -> AsyncIterator[Any]:
         api = self._api
+        self._loops.enter(api)
         sent = api._build_request("post", request.path, request.body, options)
         response = await api._async_request(sent, options, stream=True)
-        segments = response.async_segments()
         try:
-            yield Received(None, response.headers)
-            async for segment in segments:
-                yield segment
+            yield Received(None, response.headers, response.status_code)
+            async for event in aiter_events(response.response_stream, self.provider_id):  # httpx2 or aiohttp
+                if event.data:
+                    yield wire.decode_stream_event(event.data, self.provider_id)
         finally:
-            await segments.aclose()  # the SDK's generator closes (or releases) the HTTP response ...
-            stream = response.response_stream  # ... once started: left right after the headers, we do
+            stream = response.response_stream
             close = getattr(stream, "aclose", None)  # httpx2 (idempotent)
             if close is not None:
                 await close()

@@ -22,6 +22,7 @@ from ..errors import (
     UnsupportedCapabilityError,
 )
 from ..host_quirks import HostQuirks
+from ..http_bridge import CLIENT_KEYS, TRANSPORT_KEYS, httpx_client
 from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation, StreamAssembler
 from ..structured import StructuredMode, StructuredPlan
@@ -40,6 +41,7 @@ try:
         map_sdk_error,
         received_json,
         request_options,
+        sync_json,
     )
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
     raise MissingDependencyError("openai", "openai") from exc
@@ -74,7 +76,8 @@ class OpenAIProvider(IProvider):
         Capability.GENERATE, Capability.STREAM, Capability.TOOLS, Capability.VISION,
         Capability.STRUCTURED_OUTPUT, Capability.EMBEDDINGS, Capability.LIST_MODELS, Capability.REASONING,
     })
-    config_keys: ClassVar[frozenset[str]] = frozenset({"organization", "project", "wire"}) | _ROW_CONFIG_KEYS
+    config_keys: ClassVar[frozenset[str]] = (frozenset({"organization", "project", "wire"}) | _ROW_CONFIG_KEYS
+                                             | TRANSPORT_KEYS | CLIENT_KEYS)
 
     def __init__(self, *, spec: ProviderSpec | None = None, env: Mapping[str, str] | None = None,
                  **kwargs: Any) -> None:
@@ -122,7 +125,7 @@ class OpenAIProvider(IProvider):
 
     # ------------------------------------------------------------------ clients
 
-    def _client_kwargs(self) -> dict[str, Any]:
+    def _client_kwargs(self, is_async: bool = False) -> dict[str, Any]:
         key = self._api_key.get_secret_value() if self._api_key else _KEYLESS
         kwargs: dict[str, Any] = {
             "api_key": key, "base_url": self.base_url, "max_retries": 0,
@@ -131,12 +134,18 @@ class OpenAIProvider(IProvider):
         for name in ("organization", "project"):
             if self.config.get(name):
                 kwargs[name] = self.config[name]
+        http_client = httpx_client(self.transport, str(self.base_url), is_async=is_async, library="httpx2",
+                                   accepts=("httpx2", "httpx"), where=self.provider_id,
+                                   factory=openai.DefaultAsyncHttpxClient if is_async else openai.DefaultHttpxClient)
+        if http_client is not None:
+            kwargs["http_client"] = http_client
         return kwargs
 
     @cached_property
     def _clients(self) -> SDKClients[openai.OpenAI, openai.AsyncOpenAI]:
         return SDKClients(lambda: openai.OpenAI(**self._client_kwargs()),
-                          lambda: openai.AsyncOpenAI(**self._client_kwargs()), lambda client: client.close())
+                          lambda: openai.AsyncOpenAI(**self._client_kwargs(is_async=True)),
+                          lambda client: client.close())
 
     @property
     def client(self) -> openai.OpenAI:
@@ -225,10 +234,8 @@ class OpenAIProvider(IProvider):
         if op == "models":
             if self.wire.get("models_api") == "ollama":
                 return self._ollama_models(options)
-            response = self.client.get(_PATHS[op], cast_to=httpx2.Response, options=options)
-        else:
-            response = self.client.post(_PATHS[op], body=request, cast_to=httpx2.Response, options=options)
-        return received_json(response, self.provider_id)
+            return sync_json(self.client, _PATHS[op], options, self.provider_id, timeout, method="get")
+        return sync_json(self.client, _PATHS[op], options, self.provider_id, timeout, body=request)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
@@ -277,7 +284,7 @@ class OpenAIProvider(IProvider):
                      ) -> Iterator[Any]:
         response = self.client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True,
                                     stream_cls=None, options=request_options(timeout, headers))
-        return iter_sse_payloads(response, wire.ChunkDecoder(self.provider_id).decode)
+        return iter_sse_payloads(response, wire.ChunkDecoder(self.provider_id).decode, provider=self.provider_id)
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
@@ -285,7 +292,7 @@ class OpenAIProvider(IProvider):
         return aiter_sse_payloads(
             lambda: client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True,
                                 stream_cls=None, options=request_options(timeout, headers)),
-            wire.ChunkDecoder(self.provider_id).decode)
+            wire.ChunkDecoder(self.provider_id).decode, provider=self.provider_id)
 
     # ------------------------------------------------------------------ errors
 

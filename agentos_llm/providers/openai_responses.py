@@ -21,7 +21,7 @@ from .openai import OpenAIProvider
 try:
     import httpx2
 
-    from .sdk_transport import aiter_sse_payloads, iter_sse_payloads, received_json, request_options
+    from .sdk_transport import aiter_sse_payloads, iter_sse_payloads, received_json, request_options, sync_json
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
     raise MissingDependencyError("openai", "openai") from exc
 
@@ -89,9 +89,8 @@ class OpenAIResponsesProvider(OpenAIProvider):
     def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
         if op not in _PATHS:
             return super()._send(op, request, timeout, headers)
-        response = self.client.post(_PATHS[op], body=request, cast_to=httpx2.Response,
-                                    options=request_options(timeout, headers))
-        return received_json(response, self.provider_id)
+        return sync_json(self.client, _PATHS[op], request_options(timeout, headers), self.provider_id, timeout,
+                         body=request)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
@@ -105,7 +104,8 @@ class OpenAIResponsesProvider(OpenAIProvider):
                      ) -> Iterator[Any]:
         response = self.client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True,
                                     stream_cls=None, options=request_options(timeout, headers))
-        return iter_sse_payloads(response, EventDecoder(self.provider_id).decode, named=True)
+        return iter_sse_payloads(response, EventDecoder(self.provider_id).decode, named=True,
+                                 provider=self.provider_id)
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
@@ -113,5 +113,5 @@ class OpenAIResponsesProvider(OpenAIProvider):
         return aiter_sse_payloads(
             lambda: client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True, stream_cls=None,
                                 options=request_options(timeout, headers)),
-            EventDecoder(self.provider_id).decode, named=True)
+            EventDecoder(self.provider_id).decode, named=True, provider=self.provider_id)
 

@@ -8,9 +8,8 @@ only its paths and its converters. Imported by those providers only (it needs `h
 
 from __future__ import annotations
 
-import asyncio
 import json
-import weakref
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any, Generic, Protocol, TypeVar
@@ -26,10 +25,11 @@ from ..errors import (
     request_id_of,
 )
 from ..received import Received
-from ..wire.sse import aiter_sse, iter_sse
+from .http_bodies import aiter_events, decode_json_body, iter_events, read_body
+from .loop_clients import LoopClients
 
 __all__ = ["SDKClients", "aiter_sse_payloads", "decode_json", "iter_sse_payloads", "map_sdk_error",
-           "received_json", "request_options"]
+           "received_json", "request_options", "sync_json"]
 
 
 class _Closable(Protocol):
@@ -43,17 +43,16 @@ A = TypeVar("A")
 class SDKClients(Generic[S, A]):
     """Makes each client on first use and reuses it.
 
-    Async clients are kept per event loop: pooled connections belong to the loop that opened them, so
-    a provider used from several loops (a notebook, repeated `asyncio.run`, the sync bridge) stays usable.
+    Async clients are kept per event loop (`LoopClients`): pooled connections belong to the loop that opened
+    them, so a provider used from several loops (a notebook, repeated `asyncio.run`, the sync bridge) stays
+    usable, and each is closed on its own loop.
     """
 
     def __init__(self, make_sync: Callable[[], S], make_async: Callable[[], A],
                  close_async: Callable[[A], Awaitable[Any]]) -> None:
         self._make_sync = make_sync
-        self._make_async = make_async
-        self._close_async = close_async
         self._sync: S | None = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, A] = weakref.WeakKeyDictionary()
+        self._async: LoopClients[A] = LoopClients(make_async, close_async)
 
     @property
     def sync(self) -> S:
@@ -64,23 +63,19 @@ class SDKClients(Generic[S, A]):
 
     def for_running_loop(self) -> A:
         """The async client of the running event loop."""
-        loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
-            client = self._async[loop] = self._make_async()
-        return client
+        return self._async.get()
 
     def close(self) -> None:
-        """Closes the sync client, if one was made."""
+        """Closes the sync client and every loop's async client, if made."""
         if self._sync is not None:
             self._sync.close()
             self._sync = None
+        if len(self._async):
+            self._async.close()
 
     async def aclose(self) -> None:
-        """Closes the running loop's async client, if one was made."""
-        client = self._async.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await self._close_async(client)
+        """Closes every loop's async client, whichever loop it belongs to."""
+        await self._async.aclose()
 
 
 def request_options(timeout: float | None, headers: Mapping[str, str] | None,
@@ -109,20 +104,35 @@ def decode_json(response: httpx2.Response, provider: str) -> Any:
 
 def received_json(response: httpx2.Response, provider: str) -> Received:
     """`decode_json` with the response's headers, for the base class to read (`agentos_llm.received`)."""
-    return Received(decode_json(response, provider), response.headers)
+    return Received(decode_json(response, provider), response.headers, response.status_code)
 
 
-def iter_sse_payloads(response: httpx2.Response, decode: Callable[..., Any], *, named: bool = False
-                      ) -> Iterator[Any]:
+def sync_json(client: Any, path: str, options: Any, provider: str, timeout: float | None, *,
+              body: Any = None, method: str = "post") -> Received:
+    """A sync SDK request whose JSON answer is read within the attempt's `timeout`, the body included
+    (`read_body`); GET when `method` is "get"."""
+    started = time.monotonic()
+    if method == "get":
+        response = client.get(path, cast_to=httpx2.Response, options=options, stream=True, stream_cls=None)
+    else:
+        response = client.post(path, body=body, cast_to=httpx2.Response, options=options, stream=True,
+                               stream_cls=None)
+    return Received(decode_json_body(read_body(response, timeout, started, provider), response, provider),
+                    response.headers, response.status_code)
+
+
+def iter_sse_payloads(response: httpx2.Response, decode: Callable[..., Any], *, named: bool = False,
+                      provider: str | None = None) -> Iterator[Any]:
     """`Received(None, headers)` first, then the decoded data of each SSE event (None from `decode` skips
     one); closes the response at the end.
 
     `named`: `decode` takes the event's name (its `event:` line) before the data, for wires whose events
-    may name their type there alone (OpenAI Responses).
+    may name their type there alone (OpenAI Responses). A body without any event (an HTML page, a whole
+    JSON answer, nothing) is a `MalformedResponseError` that quotes it.
     """
     try:
-        yield Received(None, response.headers)
-        for event in iter_sse(response.iter_lines()):
+        yield Received(None, response.headers, response.status_code)
+        for event in iter_events(response, provider):
             payload = decode(event.event, event.data) if named else decode(event.data)
             if payload is not None:
                 yield payload
@@ -131,12 +141,13 @@ def iter_sse_payloads(response: httpx2.Response, decode: Callable[..., Any], *, 
 
 
 async def aiter_sse_payloads(open_response: Callable[[], Awaitable[httpx2.Response]],
-                             decode: Callable[..., Any], *, named: bool = False) -> AsyncIterator[Any]:
+                             decode: Callable[..., Any], *, named: bool = False,
+                             provider: str | None = None) -> AsyncIterator[Any]:
     """`iter_sse_payloads` for a response still to be opened (the async request is made on first use)."""
     response = await open_response()
     try:
-        yield Received(None, response.headers)
-        async for event in aiter_sse(response.aiter_lines()):
+        yield Received(None, response.headers, response.status_code)
+        async for event in aiter_events(response, provider):
             payload = decode(event.event, event.data) if named else decode(event.data)
             if payload is not None:
                 yield payload

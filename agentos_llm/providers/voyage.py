@@ -8,9 +8,8 @@ of its own: the library's retry policy is the only one.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import weakref
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from functools import cached_property
 from typing import Any, ClassVar, NoReturn
@@ -26,10 +25,13 @@ from ..errors import (
     error_from_response,
     request_id_of,
 )
+from ..http_bridge import CLIENT_KEYS, TRANSPORT_KEYS, httpx_client
 from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
 from ..types import CompletionResponse, EmbeddingResponse, ModelInfo, RerankResponse
 from ..wire import voyage as wire
+from .http_bodies import read_body
+from .loop_clients import LoopClients
 
 try:
     import httpx
@@ -45,15 +47,13 @@ _OFFERS = "Voyage AI offers embeddings (embed) and reranking (rerank) only"
 
 
 class _Clients:
-    """One sync `httpx.Client`, and one `httpx.AsyncClient` per event loop (pooled connections belong to the
-    loop that opened them, so a provider used from several loops stays usable)."""
+    """One sync `httpx.Client`, and one `httpx.AsyncClient` per event loop (`LoopClients`: pooled connections
+    belong to the loop that opened them, so a provider used from several loops stays usable)."""
 
     def __init__(self, make_sync: Callable[[], httpx.Client], make_async: Callable[[], httpx.AsyncClient]) -> None:
         self._make_sync = make_sync
-        self._make_async = make_async
         self._sync: httpx.Client | None = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary())
+        self._async: LoopClients[httpx.AsyncClient] = LoopClients(make_async, lambda client: client.aclose())
 
     @property
     def sync(self) -> httpx.Client:
@@ -62,21 +62,17 @@ class _Clients:
         return self._sync
 
     def for_running_loop(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
-            client = self._async[loop] = self._make_async()
-        return client
+        return self._async.get()
 
     def close(self) -> None:
         if self._sync is not None:
             self._sync.close()
             self._sync = None
+        if len(self._async):
+            self._async.close()
 
     async def aclose(self) -> None:
-        client = self._async.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        await self._async.aclose()
 
 
 class VoyageProvider(IProvider):
@@ -90,7 +86,7 @@ class VoyageProvider(IProvider):
     api: ClassVar[str] = "voyage-embed"
     family: ClassVar[str] = "voyage"
     capabilities = frozenset({Capability.EMBEDDINGS, Capability.RERANK})
-    config_keys: ClassVar[frozenset[str]] = frozenset({"truncation"})
+    config_keys: ClassVar[frozenset[str]] = frozenset({"truncation"}) | TRANSPORT_KEYS | CLIENT_KEYS
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -109,10 +105,19 @@ class VoyageProvider(IProvider):
         return {"base_url": str(self.base_url).rstrip("/") + "/", "headers": headers, "limits": _LIMITS,
                 "timeout": httpx.Timeout(self.retry_policy.timeout)}
 
+    def _make_client(self, is_async: bool) -> Any:
+        kwargs = self._client_kwargs()
+        client = httpx_client(self.transport, kwargs["base_url"], is_async=is_async, always=True,
+                              where=self.provider_id, **kwargs)
+        if client is (self.transport.async_http_client if is_async else self.transport.http_client):
+            # The application's own client: requests name paths under Voyage's base URL and carry the key.
+            client.base_url = kwargs["base_url"]
+            client.headers.update(kwargs["headers"])
+        return client
+
     @cached_property
     def _clients(self) -> _Clients:
-        return _Clients(lambda: httpx.Client(**self._client_kwargs()),
-                        lambda: httpx.AsyncClient(**self._client_kwargs()))
+        return _Clients(lambda: self._make_client(False), lambda: self._make_client(True))
 
     @property
     def client(self) -> httpx.Client:
@@ -158,13 +163,16 @@ class VoyageProvider(IProvider):
         raise UnsupportedCapabilityError(
             self.provider_id, "token counting", f"{_OFFERS}; it has no token-counting endpoint")
 
-    async def list_models(self) -> list[ModelInfo]:
+    async def list_models(self, *, capability: str | None = None, api_key: Any = None) -> list[ModelInfo]:
         """The static catalog's Voyage models: Voyage has no model-listing endpoint (no request is made)."""
-        return self.catalog()
+        return self.list_models_sync(capability=capability)
 
-    def list_models_sync(self) -> list[ModelInfo]:
+    def list_models_sync(self, *, capability: str | None = None, api_key: Any = None) -> list[ModelInfo]:
         """`list_models`, blocking."""
-        return self.catalog()
+        from ..provider_surface import check_capability, filter_models
+
+        check_capability(capability)
+        return filter_models(self, self.catalog(), capability)
 
     # ------------------------------------------------------------------ converters (pure)
 
@@ -199,31 +207,41 @@ class VoyageProvider(IProvider):
                                                input_type=None, truncation=True, provider=self.provider_id)
         return path, request
 
-    def _decode(self, response: httpx.Response) -> Any:
+    def _decode(self, response: httpx.Response, content: bytes | None = None) -> Any:
+        content = response.content if content is None else content
         try:
-            payload = json.loads(response.content) if response.content else None
-        except ValueError:
+            payload = json.loads(content) if content else None
+        except ValueError:  # invalid UTF-8 included
             payload = None
             if response.is_success:
                 raise MalformedResponseError(
-                    f"the response is not JSON: {response.text[:200]!r}", provider=self.provider_id,
-                    status_code=response.status_code, request_id=request_id_of(response.headers)) from None
+                    f"the response is not JSON: {content[:200].decode('utf-8', 'replace')!r}",
+                    provider=self.provider_id, status_code=response.status_code,
+                    request_id=request_id_of(response.headers)) from None
+        if response.is_success and payload is None:
+            raise MalformedResponseError("the response body is empty", provider=self.provider_id,
+                                         status_code=response.status_code, request_id=request_id_of(response.headers))
         if not response.is_success:
-            body = payload if payload is not None else response.text
+            body = payload if payload is not None else content.decode("utf-8", "replace")
             raise error_from_response(response.status_code, body, provider=self.provider_id,
                                       headers=response.headers, fallback_message=response.reason_phrase or None)
         return payload
 
     def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
         path, body = self._body(op, request)
-        response = self.client.post(path, json=body, timeout=httpx.Timeout(timeout), headers=headers)
-        return Received(self._decode(response), response.headers)
+        started = time.monotonic()
+        client = self.client
+        response = client.send(client.build_request("POST", path, json=body, timeout=httpx.Timeout(timeout),
+                                                    headers=headers), stream=True)
+        # The body is read within the attempt's timeout: httpx's timeouts bound each read only.
+        content = read_body(response, timeout, started, self.provider_id)
+        return Received(self._decode(response, content), response.headers, response.status_code)
 
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
         path, body = self._body(op, request)
         response = await self.async_client.post(path, json=body, timeout=httpx.Timeout(timeout), headers=headers)
-        return Received(self._decode(response), response.headers)
+        return Received(self._decode(response), response.headers, response.status_code)
 
     def _map_exception(self, exc: Exception) -> ProviderError | None:
         if isinstance(exc, httpx.TimeoutException):

@@ -733,8 +733,9 @@ class MessagesStreamAssembler:
 
     def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
         """Trailing tool-call events (blocks never stopped) and the whole response."""
-        if self._started and not self._stopped and self._stop_reason is None:
-            raise APIConnectionError("the stream ended before the message was complete", provider=self.provider)
+        if not self._stopped and self._stop_reason is None:  # a cut stream must not pass for a whole answer
+            raise APIConnectionError("the stream ended before its end marker (no message_stop, no stop_reason)",
+                                     provider=self.provider)
         tail: list[StreamEvent] = []
         for index in sorted(self._blocks):
             tail.extend(self._stop({"index": index}))

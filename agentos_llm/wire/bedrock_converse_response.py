@@ -436,8 +436,8 @@ class ConverseStreamAssembler:
 
     def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
         """Trailing tool-call events (blocks never stopped) and the whole response."""
-        if self._started and self._stop_reason is None:
-            raise APIConnectionError("the stream ended before the message was complete", provider=self.provider)
+        if self._stop_reason is None:  # a cut stream must not pass for a whole answer
+            raise APIConnectionError("the stream ended before its end marker (no messageStop)", provider=self.provider)
         tail: list[StreamEvent] = []
         for index in sorted(self._blocks):
             tail.extend(self._stop(index))

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import APIConnectionError, MalformedResponseError
+from ..errors import APIConnectionError, MalformedResponseError, ProviderError, ServerError
 from ..types import (
     CompletionResponse,
     ReasoningDeltaEvent,
@@ -199,7 +199,10 @@ class ChatStreamAssembler:
         delta = delta if isinstance(delta, Mapping) else {}
         error = delta.get("error")
         if isinstance(error, str) and error:
-            raise error_from_cohere(None, {"message": error}, provider=self.provider)
+            err = error_from_cohere(None, {"message": error}, provider=self.provider)
+            if type(err) is ProviderError:  # nothing more specific said: the server failed mid-answer
+                err = ServerError(err.message, provider=self.provider, code=err.code, body=err.body)
+            raise err
         self._ended = True
         if isinstance(delta.get("finish_reason"), str):
             self._finish = delta["finish_reason"]
@@ -211,8 +214,8 @@ class ChatStreamAssembler:
 
     def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
         """Trailing tool-call events (calls never ended) and the whole response."""
-        if self._started and not self._ended:
-            raise APIConnectionError("the stream ended before the message was complete", provider=self.provider)
+        if not self._ended:  # a cut stream must not pass for a whole answer
+            raise APIConnectionError("the stream ended before its end marker (no message-end)", provider=self.provider)
         tail: list[StreamEvent] = []
         for index in sorted(self._calls):
             tail.extend(self._call_end(index))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
+    APIConnectionError,
     APITimeoutError,
     AuthenticationError,
     ContentFilterError,
@@ -77,6 +78,7 @@ __all__ = [
     "build_embed_request",
     "build_generate_request",
     "contents_from_messages",
+    "decode_stream_event",
     "error_from_google",
     "finish_reason",
     "gemini_schema",
@@ -681,7 +683,9 @@ def _google_class(status: int | None, gstatus: str | None, message: str,
         return QuotaExceededError if _is_quota(text, details) else RateLimitError
     if status in (None, 400) and "token count" in text and "exceeds the maximum" in text:
         return ContextLengthExceededError
-    if gstatus in _GOOGLE_STATUS:
+    if status == 402:
+        return QuotaExceededError  # out of credit (a proxy's answer, or Google's billing): never retried
+    if gstatus in _GOOGLE_STATUS and not (gstatus == "UNKNOWN" and status is not None and status < 500):
         return _GOOGLE_STATUS[gstatus]
     # No Google status (a proxy's or a load balancer's body): the HTTP status, then the message.
     return error_class_for(status, None, gstatus, message)
@@ -798,6 +802,17 @@ class _Turn:
                                         reasoning=reasoning, vendor_blocks=self.blocks)
 
 
+def decode_stream_event(data: str, provider: str = PROVIDER) -> Any:
+    """One `streamGenerateContent?alt=sse` event's data as JSON."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
+
+
+_GENERATE_KEYS = frozenset({"candidates", "promptFeedback", "usageMetadata", "modelVersion", "responseId"})
+
+
 def parse_generate_response(payload: Any, *, provider: str = PROVIDER, model: str) -> CompletionResponse:
     """A whole `generateContent` response; a blocked prompt raises `ContentFilterError`."""
     if not isinstance(payload, Mapping):
@@ -806,6 +821,8 @@ def parse_generate_response(payload: Any, *, provider: str = PROVIDER, model: st
     candidate = _first_candidate(payload)
     if candidate is None:
         _blocked(payload, provider)
+        if not _GENERATE_KEYS.intersection(payload):  # nothing of a generateContent answer: not an empty success
+            raise MalformedResponseError("the response is not a generateContent answer", provider=provider)
     turn = _Turn()
     raw_finish = None
     if candidate is not None:
@@ -905,6 +922,8 @@ class GenerateStreamAssembler:
 
     def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
         """The usage event and the whole response."""
+        if self._raw_finish is None:  # a cut stream must not pass for a whole answer
+            raise APIConnectionError("the stream ended before its end marker (no finishReason)", provider=self.provider)
         text, reasoning, message = self._turn.message()
         calls = self._turn.calls
         usage = usage_from_wire(self._usage)

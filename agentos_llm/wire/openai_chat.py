@@ -16,7 +16,13 @@ from array import array
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidRequestError, MalformedResponseError, UnsupportedCapabilityError, error_from_response
+from ..errors import (
+    APIConnectionError,
+    InvalidRequestError,
+    MalformedResponseError,
+    UnsupportedCapabilityError,
+    error_from_response,
+)
 from ..request_rules import (
     check_tool_names,
     effort_for_budget,
@@ -51,6 +57,7 @@ if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O p
     from ..provider import Call
 
 __all__ = [
+    "STREAM_END",
     "ChatStreamAssembler",
     "ThinkTagSplitter",
     "build_chat_request",
@@ -421,7 +428,10 @@ def parse_chat_completion(payload: Any, *, provider: str, model: str,
     if not isinstance(payload, Mapping):
         raise MalformedResponseError(f"expected a JSON object, got {type(payload).__name__}", provider=provider)
     _raise_error_body(payload, provider)
-    choice = _first_choice(payload.get("choices") or ())
+    choices = payload.get("choices")
+    if not isinstance(choices, list):  # e.g. another API's answer: not an empty success
+        raise MalformedResponseError("the response has no choices list", provider=provider)
+    choice = _first_choice(choices)
     message: Mapping[str, Any] = (choice or {}).get("message") or {}
     text = _content_text(message.get("content"))
     calls = _tool_calls_of(message)
@@ -484,9 +494,13 @@ class ChatStreamAssembler:
         self._raw_finish: str | None = None
         self._usage: Mapping[str, Any] | None = None
         self._upstream: str | None = None
+        self._ended = False
 
     def feed(self, chunk: Any) -> Sequence[StreamEvent]:
-        """Events for one decoded chunk."""
+        """Events for one decoded chunk (`STREAM_END` for the `[DONE]` marker)."""
+        if chunk is STREAM_END:
+            self._ended = True
+            return ()
         if not isinstance(chunk, Mapping):
             raise MalformedResponseError("a stream chunk is not a JSON object", provider=self.provider)
         if chunk.get("error"):
@@ -587,6 +601,9 @@ class ChatStreamAssembler:
 
     def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
         """Trailing tool-call events and the whole response."""
+        if self._raw_finish is None and not self._ended:  # a cut stream must not pass for a whole answer
+            raise APIConnectionError("the stream ended before its end marker (no finish_reason, no [DONE])",
+                                     provider=self.provider)
         tail = [*self._flush_think(), *self._complete_tools()]
         calls = [self._tools[i].build() for i in sorted(self._tools)]
         text = "".join(self._text)
@@ -607,8 +624,12 @@ class ChatStreamAssembler:
         return tail, response
 
 
+STREAM_END: Any = object()
+"""What `ChunkDecoder` gives for `[DONE]`: the assembler's sign that the stream ended where it should."""
+
+
 class ChunkDecoder:
-    """SSE data payloads to chunks: JSON until `[DONE]`, nothing after it.
+    """SSE data payloads to chunks: JSON until `[DONE]` (given as `STREAM_END`), nothing after it.
 
     The caller keeps reading past `[DONE]` to the end of the body, so the connection can go back
     to the pool.
@@ -621,12 +642,12 @@ class ChunkDecoder:
         self.done = False
 
     def decode(self, data: str) -> Any:
-        """The chunk an event carries, or None (keep-alives, `[DONE]` and what follows it)."""
+        """The chunk an event carries, `STREAM_END` for `[DONE]`, or None (keep-alives, what follows `[DONE]`)."""
         if self.done or not data:
             return None
         if data.startswith("[DONE]"):
             self.done = True
-            return None
+            return STREAM_END
         return decode_chunk(data, self.provider)
 
 

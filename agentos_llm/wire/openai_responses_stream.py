@@ -331,7 +331,8 @@ class ResponsesStreamAssembler:
         """Trailing events (text, reasoning and calls no event carried yet) and the whole response."""
         terminal = self._terminal
         if terminal is None:
-            raise APIConnectionError("the stream ended before the response was complete", provider=self.provider)
+            raise APIConnectionError("the stream ended before its end marker (no response.completed, "
+                                     "response.incomplete or response.failed)", provider=self.provider)
         output = terminal.get("output")
         recorded = [i for i in output if isinstance(i, Mapping)] if isinstance(output, list) else []
         tail: list[StreamEvent] = []

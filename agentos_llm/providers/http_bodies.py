@@ -1,0 +1,165 @@
+"""Reading HTTP bodies the way the library's promises need, over any httpx-like response (httpx, httpx2,
+requests): whole bodies within the attempt's timeout, and event streams that must be event streams.
+
+- A whole body is read chunk by chunk and given up on (`APITimeoutError`) once the attempt's timeout has
+  passed: the HTTP clients' timeouts bound each read only, so a body that trickles in would otherwise
+  take as long as the server likes.
+- An answer to a stream request that carries no server-sent event at all (an HTML page, a whole JSON
+  answer, an empty body) is a `MalformedResponseError` that quotes what came instead.
+- Bytes that are not UTF-8 are a `MalformedResponseError`, in a stream as in a whole body (JSON is UTF-8;
+  the HTTP clients would replace them silently in a stream's lines).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
+
+from ..errors import APITimeoutError, MalformedResponseError, request_id_of
+from ..wire.sse import ServerSentEvent, aiter_sse, iter_sse
+
+__all__ = ["aiter_events", "decode_json_body", "iter_events", "read_body"]
+
+_QUOTED = 200
+"""How much of a body that is not what it should be an error quotes."""
+
+
+def _chunks(response: Any) -> Iterable[bytes]:
+    iter_bytes = getattr(response, "iter_bytes", None)
+    if iter_bytes is not None:
+        return iter_bytes()  # type: ignore[no-any-return]
+    return response.iter_content(65536)  # type: ignore[no-any-return]  # requests
+
+
+def read_body(response: Any, timeout: float | None, started: float, provider: str) -> bytes:
+    """The whole body of a response opened as a stream, read by `started + timeout` (monotonic); closes it."""
+    end = None if timeout is None else started + timeout
+    parts: list[bytes] = []
+    try:
+        for part in _chunks(response):
+            parts.append(part)
+            if end is not None and time.monotonic() > end:
+                raise APITimeoutError(
+                    f"the answer was still arriving when the attempt's timeout of {timeout:g}s ran out",
+                    provider=provider, status_code=getattr(response, "status_code", None))
+    finally:
+        response.close()
+    return b"".join(parts)
+
+
+def decode_json_body(body: bytes | str, response: Any, provider: str) -> Any:
+    """A whole body as JSON; `MalformedResponseError` (quoting its start) when it is not, empty included.
+    `response` (None: unknown) gives the status and request id for the error."""
+    try:
+        return json.loads(body)
+    except ValueError:  # UnicodeDecodeError (invalid UTF-8) included
+        head = body[:_QUOTED]
+        what = repr(head.decode("utf-8", "replace") if isinstance(head, bytes) else head) if body else "an empty body"
+        raise MalformedResponseError(
+            f"the response is not JSON: {what}", provider=provider, status_code=getattr(response, "status_code", None),
+            request_id=request_id_of(getattr(response, "headers", None) or {})) from None
+
+
+class _Kept:
+    """The first lines of a body, to quote if it turns out not to be an event stream."""
+
+    __slots__ = ("lines", "size")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.size = 0
+
+    def keep(self, line: str) -> None:
+        if self.size < _QUOTED:
+            self.lines.append(line)
+            self.size += len(line) + 1
+
+    def error(self, response: Any, provider: str | None) -> MalformedResponseError:
+        headers = getattr(response, "headers", None) or {}
+        content_type = headers.get("content-type") or "no content type"
+        text = "\n".join(self.lines).strip()[:_QUOTED]
+        quoted = repr(text) if text else "an empty body"
+        return MalformedResponseError(
+            f"the answer to a stream request is not an event stream ({content_type}): {quoted}",
+            provider=provider, status_code=getattr(response, "status_code", None), request_id=request_id_of(headers))
+
+
+class _Lines:
+    """Bytes to lines (`\\n` or `\\r\\n` ended), decoded as strict UTF-8; the first ones kept for `_Kept`."""
+
+    __slots__ = ("decoder", "kept", "parts", "provider")
+
+    def __init__(self, kept: _Kept, provider: str | None) -> None:
+        self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self.parts: list[str] = []
+        self.kept = kept
+        self.provider = provider
+
+    def feed(self, data: bytes, final: bool = False) -> list[str]:
+        try:
+            text = self.decoder.decode(data, final)
+        except UnicodeDecodeError:
+            raise MalformedResponseError("the stream is not UTF-8", provider=self.provider) from None
+        if "\n" not in text:
+            if text:
+                self.parts.append(text)  # a long line arriving in pieces is joined once, at its end
+            if not final or not self.parts:
+                return []
+            text = ""
+        self.parts.append(text)
+        lines = "".join(self.parts).split("\n")
+        self.parts = [] if final else [lines.pop()]
+        if final and lines and not lines[-1]:
+            lines.pop()
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        if self.kept.size < _QUOTED:
+            for line in lines:
+                self.kept.keep(line)
+        return lines
+
+
+def _byte_chunks(response: Any) -> Iterable[bytes]:
+    return _chunks(response) if hasattr(response, "iter_bytes") else response.iter_content(None)
+
+
+def _lines(response: Any, kept: _Kept, provider: str | None) -> Iterator[str]:
+    lines = _Lines(kept, provider)
+    for data in _byte_chunks(response):
+        yield from lines.feed(data)
+    yield from lines.feed(b"", final=True)
+
+
+async def _alines(response: Any, kept: _Kept, provider: str | None) -> AsyncIterator[str]:
+    lines = _Lines(kept, provider)
+    chunks = response.aiter_bytes() if hasattr(response, "aiter_bytes") else response.content.iter_any()  # aiohttp
+    async for data in chunks:
+        for line in lines.feed(data):
+            yield line
+    for line in lines.feed(b"", final=True):
+        yield line
+
+
+def iter_events(response: Any, provider: str | None = None) -> Iterator[ServerSentEvent]:
+    """The server-sent events of a response (httpx, httpx2 or requests); none at all is a
+    `MalformedResponseError`, and so are bytes that are not UTF-8."""
+    kept = _Kept()
+    seen = False
+    for event in iter_sse(_lines(response, kept, provider)):
+        seen = True
+        yield event
+    if not seen:
+        raise kept.error(response, provider)
+
+
+async def aiter_events(response: Any, provider: str | None = None) -> AsyncIterator[ServerSentEvent]:
+    """`iter_events`, async (httpx, httpx2 or aiohttp)."""
+    kept = _Kept()
+    seen = False
+    async for event in aiter_sse(_alines(response, kept, provider)):
+        seen = True
+        yield event
+    if not seen:
+        raise kept.error(response, provider)

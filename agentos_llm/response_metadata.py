@@ -1,0 +1,109 @@
+"""How a call was served: `CompletionResponse.metadata`, filled once per response.
+
+Two kinds of facts meet here. The transport's come through the `Received` seam (`agentos_llm.received`):
+the HTTP status and the selected headers. The body's are read from what the vendor sent: the service tier
+that served the call (OpenAI's top-level `service_tier`, in chat completions, Responses and their stream
+events; Anthropic's `usage.service_tier`, in whole messages and `message_start`) and, for aggregators, the
+upstream the converters already read (`response.upstream`, OpenRouter's `provider`). The provider adds its
+API, host row and base URL, then its `get_response_metadata` hook (overridable with `define_provider`) has
+the last word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .types import CompletionResponse, ResponseMetadata, StreamEvent
+
+if TYPE_CHECKING:
+    from .provider import IProvider, StreamAssembler
+    from .received import Heard
+
+__all__ = ["ObservedAssembler", "complete", "heard_into", "service_tier_of"]
+
+
+def service_tier_of(payload: Any) -> str | None:
+    """The service tier a whole response body or one stream event names, or None."""
+    if type(payload) is not dict:
+        return None
+    tier = payload.get("service_tier")
+    if tier is None:
+        inner = payload.get("response") or payload.get("message")  # Responses events; Anthropic message_start
+        if type(inner) is dict:
+            tier = inner.get("service_tier")
+            if tier is None:
+                usage = inner.get("usage")
+                tier = usage.get("service_tier") if type(usage) is dict else None
+        if tier is None:
+            usage = payload.get("usage")
+            tier = usage.get("service_tier") if type(usage) is dict else None
+    return tier if isinstance(tier, str) and tier else None
+
+
+class ObservedAssembler:
+    """A stream assembler that also notes the service tier the stream's events name (the last one wins:
+    Responses says "auto" when the stream opens and the tier that served it when it completes)."""
+
+    __slots__ = ("inner", "tier")
+
+    def __init__(self, inner: StreamAssembler) -> None:
+        self.inner = inner
+        self.tier: str | None = None
+
+    def feed(self, chunk: Any) -> Sequence[StreamEvent]:
+        """The inner assembler's events for `chunk`."""
+        if type(chunk) is dict and ("service_tier" in chunk or "response" in chunk or "message" in chunk
+                                    or "usage" in chunk):
+            self.tier = service_tier_of(chunk) or self.tier
+        return self.inner.feed(chunk)
+
+    def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
+        """The inner assembler's tail and response, the response noting the tier seen."""
+        tail, response = self.inner.finish()
+        if self.tier is not None:
+            response.metadata.service_tier = self.tier
+        return tail, response
+
+
+def heard_into(response: CompletionResponse, heard: Heard) -> None:
+    """Puts what a response's headers (and status) said into its metadata."""
+    meta = response.metadata
+    meta.status_code = heard.status
+    if heard.headers:
+        meta.headers = dict(heard.headers)
+    meta.request_id = heard.request_id or meta.request_id
+    meta._source = heard.source  # every header, for a `get_response_metadata` override; never dumped
+
+
+def source_headers(response: CompletionResponse) -> Mapping[str, str] | None:
+    """The response's headers as received (every one), when the I/O layer passed them on."""
+    found: Mapping[str, str] | None = response.metadata._source
+    return found
+
+
+def _safe_url(url: str | None) -> str | None:
+    """A base URL without user info or query (either could carry a credential)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def complete(provider: IProvider, response: CompletionResponse) -> ResponseMetadata:
+    """The response's metadata with the body's and the provider's facts added (the default of
+    `IProvider.get_response_metadata`)."""
+    meta = response.metadata
+    meta.request_id = meta.request_id or response.request_id
+    if meta.service_tier is None:
+        meta.service_tier = service_tier_of(response.raw)
+    meta.upstream = meta.upstream or response.upstream
+    meta.api = response.api or provider.api or None
+    meta.host = provider.catalog_key or None
+    meta.base_url = _safe_url(provider.base_url)
+    return meta

@@ -1,0 +1,245 @@
+"""How a stream runs under the retry policy, and how long an attempt may take.
+
+A stream is one attempt until its first event: it is opened and read up to that event within the
+attempt's `timeout` (and retried before it like a whole call). After it, every read is bounded by the
+HTTP client's per-read timeout and the whole stream by the call's `deadline`, checked between chunks.
+Whatever happens (an error, a timeout, a caller that leaves early or cancels), the HTTP response is closed.
+
+A stream that ends without any event at all is not a stream (`MalformedResponseError`); one that ends
+before its end marker is reported by the converter's assembler (`APIConnectionError`, see docs/errors.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .errors import APITimeoutError, MalformedResponseError
+from .received import Heard, Received
+from .response_metadata import ObservedAssembler, heard_into
+from .types import CompletionResponse, DoneEvent, StreamEvent
+
+if TYPE_CHECKING:
+    from .provider import Call, IProvider, StreamAssembler
+    from .retry import RetryPolicy
+
+__all__ = ["arun_stream", "noted", "run_stream", "within"]
+
+T = TypeVar("T")
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
+
+
+async def within(aw: Awaitable[T], seconds: float | None) -> T:
+    """`await aw`, cancelled after `seconds` (then `TimeoutError`); None waits as long as it takes."""
+    if seconds is None:
+        return await aw
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await aw
+    return await asyncio.wait_for(aw, seconds)  # pragma: no cover - Python 3.10
+
+
+def noted(response: CompletionResponse, heard: Heard | None) -> CompletionResponse:
+    """The response with the request id and rate limits its headers stated."""
+    if heard is not None:
+        response.request_id = heard.request_id or response.request_id
+        response.rate_limits = heard.rate_limits
+        heard_into(response, heard)  # status and selected headers, for `response.metadata`
+    return response
+
+
+class _Opened:
+    """A stream read up to its first event (or to its end, when it had none)."""
+
+    __slots__ = ("assembler", "ended", "events", "fed", "heard", "sent")
+
+    def __init__(self, assembler: StreamAssembler, sent: Any = None) -> None:
+        self.assembler: StreamAssembler = ObservedAssembler(assembler)  # notes the service tier events name
+        self.sent = sent  # the request's own headers: whose rate limits the response's are (a per-request key)
+        self.heard: Heard | None = None
+        self.events: Sequence[StreamEvent] = ()
+        self.fed = False
+        self.ended: tuple[Sequence[StreamEvent], CompletionResponse] | None = None
+
+    def take(self, p: IProvider, chunk: Any) -> bool:
+        """Feeds one chunk; True once it gave the first events."""
+        if type(chunk) is Received:  # the response's headers, before any chunk
+            self.heard = p._hear(chunk.headers, self.sent, chunk.status)
+            return False
+        self.fed = True
+        self.events = self.assembler.feed(chunk)
+        return bool(self.events)
+
+    def end(self, p: IProvider) -> tuple[Sequence[StreamEvent], CompletionResponse]:
+        """The assembler's tail and response; a body that carried no stream chunk at all is malformed."""
+        if not self.fed:
+            raise MalformedResponseError("the answer to a stream request carried no stream events",
+                                         provider=p.provider_id)
+        return p._parse(self.assembler.finish)
+
+
+def _deadline_end(policy: RetryPolicy, started: float) -> float | None:
+    return None if policy.deadline is None else started + policy.deadline
+
+
+def _deadline_passed(p: IProvider, policy: RetryPolicy) -> APITimeoutError:
+    return APITimeoutError(f"the deadline of {policy.deadline:g}s passed while the stream was being read",
+                           provider=p.provider_id)
+
+
+def _first_event_late(p: IProvider, timeout: float) -> APITimeoutError:
+    return APITimeoutError(f"no stream event within the attempt's timeout of {timeout:g}s", provider=p.provider_id)
+
+
+def _close_quietly(chunks: Any) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):  # a broken connection may fail to close, and is gone either way
+            close()
+
+
+async def _aclose_quietly(chunks: Any) -> None:
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
+
+
+def _finish(p: IProvider, opened: _Opened, call: Call,
+            ended: tuple[Sequence[StreamEvent], CompletionResponse]) -> Iterator[StreamEvent]:
+    tail, response = ended
+    yield from p._priced(tail, response.model)
+    yield DoneEvent(response=p._finish(noted(response, opened.heard)))
+
+
+# ---------------------------------------------------------------------- sync
+
+
+def _read_to_first(p: IProvider, call: Call, chunks: Iterator[Any], opened: _Opened, timeout: float | None
+                   ) -> _Opened:
+    end = None if timeout is None else time.monotonic() + timeout
+    for chunk in chunks:
+        if opened.take(p, chunk):
+            opened.events = p._priced(opened.events, call.model)
+            return opened
+        if end is not None and time.monotonic() > end:
+            raise _first_event_late(p, timeout or 0.0)
+    opened.ended = opened.end(p)  # ended before its first event: still within the attempt (retried if it may be)
+    return opened
+
+
+def run_stream(p: IProvider, call: Call) -> Iterator[StreamEvent]:
+    """`p`'s events for a stream call, its connection closed at the end, on error, or when left early."""
+    request, headers = p._wire_request(call)
+    policy = p._policy(call.options)
+    started = time.monotonic()
+
+    def open_first(timeout: float | None) -> tuple[Iterator[Any], _Opened]:
+        # A stream is retried only until its first event: open it and read up to that event.
+        opened = _Opened(p._stream_assembler(call), headers)
+        chunks: Iterator[Any] | None = None
+        try:
+            chunks = p._open_stream(request, timeout, headers)
+            return chunks, _read_to_first(p, call, chunks, opened, timeout)
+        except BaseException as exc:
+            if chunks is not None:  # e.g. an error event before the first delta: the response is still open
+                _close_quietly(chunks)
+            if isinstance(exc, Exception):
+                p._reraise(exc)
+            raise
+
+    chunks, opened = policy.call(open_first)
+    try:
+        yield from opened.events
+        ended = opened.ended
+        if ended is None:
+            end = _deadline_end(policy, started)
+            assembler = opened.assembler
+            for chunk in chunks:
+                if end is not None and time.monotonic() > end:
+                    raise _deadline_passed(p, policy)
+                yield from p._priced(assembler.feed(chunk), call.model)
+            ended = opened.end(p)
+        yield from _finish(p, opened, call, ended)
+    except Exception as exc:
+        p._reraise(exc)
+    finally:
+        _close_quietly(chunks)
+
+
+# ---------------------------------------------------------------------- async
+
+
+async def _aread_to_first(p: IProvider, call: Call, chunks: AsyncIterator[Any], opened: _Opened) -> _Opened:
+    async for chunk in chunks:
+        if opened.take(p, chunk):
+            opened.events = p._priced(opened.events, call.model)
+            return opened
+    opened.ended = opened.end(p)
+    return opened
+
+
+async def _anext_within(chunks: AsyncIterator[Any], end: float) -> Any:
+    """The next chunk, or a `TimeoutError` once `end` (monotonic) has passed."""
+    left = end - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return await within(chunks.__anext__(), left)
+
+
+async def arun_stream(p: IProvider, call: Call) -> AsyncIterator[StreamEvent]:
+    """`run_stream`, async; cancelling the consumer closes the connection."""
+    request, headers = p._wire_request(call)
+    policy = p._policy(call.options)
+    started = time.monotonic()
+
+    async def open_first(timeout: float | None) -> tuple[AsyncIterator[Any], _Opened]:
+        opened = _Opened(p._stream_assembler(call), headers)
+        chunks: AsyncIterator[Any] | None = None
+        try:
+            chunks = p._aopen_stream(request, timeout, headers)
+            return chunks, await within(_aread_to_first(p, call, chunks, opened), timeout)
+        except BaseException as exc:
+            if chunks is not None:
+                await _aclose_quietly(chunks)
+            if isinstance(exc, _TIMEOUTS) and timeout is not None:
+                raise _first_event_late(p, timeout) from None
+            if isinstance(exc, Exception):
+                p._reraise(exc)
+            raise
+
+    chunks, opened = await policy.acall(open_first)
+    try:
+        for event in opened.events:
+            yield event
+        ended = opened.ended
+        if ended is None:
+            end = _deadline_end(policy, started)
+            assembler = opened.assembler
+            if end is None:
+                async for chunk in chunks:
+                    for event in p._priced(assembler.feed(chunk), call.model):
+                        yield event
+            else:
+                while True:
+                    try:
+                        chunk = await _anext_within(chunks, end)
+                    except StopAsyncIteration:
+                        break
+                    except _TIMEOUTS:
+                        if time.monotonic() < end:
+                            raise  # the transport's own timeout (a read), typed by `_reraise` below
+                        raise _deadline_passed(p, policy) from None
+                    for event in p._priced(assembler.feed(chunk), call.model):
+                        yield event
+            ended = opened.end(p)
+        for event in _finish(p, opened, call, ended):
+            yield event
+    except Exception as exc:
+        p._reraise(exc)
+    finally:
+        await _aclose_quietly(chunks)
