@@ -296,6 +296,9 @@ def fault_response(fault: Fault, *, stream: bool, first_chunk: dict[str, Any] | 
             return WireResponse.stream([*events, sse_event({"error": fault.stream_error})])
         return WireResponse.json({"error": fault.stream_error}, fault.status)
     if fault.body is not None:
+        if stream and fault.status == 200 and isinstance(fault.body, dict):
+            # A 200 answer to a stream request travels as an event stream (a blocked prompt's one chunk).
+            return WireResponse.stream([sse_event(fault.body).replace(b"\n\n", b"\r\n\r\n")])
         return _custom_body(fault.body, fault.status)
     body = error_body(fault.status, fault.code, retry_after=fault.retry_after)
     status = 500 if fault.code == "wrapped_429" else fault.status
