@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from .config_schema import CREDENTIAL_METHODS, CredentialConfig, config_problems, invalid_config
-from .credentials import config_path
+from .credentials import config_path, forget_cached_config
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -126,6 +126,7 @@ def _atomic_write(path: Path, text: str) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
+        forget_cached_config()  # this process reads its own write at once, not after the recheck interval
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,19 +63,35 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "agentos-llm" / "config.toml"
 
 
-_config_cache: dict[Path, tuple[tuple[int, int, int], dict[str, Any], ConfigFile]] = {}
+CONFIG_RECHECK_SECONDS = 1.0
+"""How long a loaded config file is trusted before its stat is checked again: every call prices itself
+from the config, and a stat per call costs a system call that hands the GIL to other threads."""
+
+_config_cache: dict[Path, tuple[float, tuple[int, int, int] | None, dict[str, Any], ConfigFile]] = {}
 _EMPTY = ConfigFile()
 
 
+def forget_cached_config() -> None:
+    """Makes the next read check the config file again (the config writer calls it after each write)."""
+    _config_cache.clear()
+
+
 def _load(path: Path) -> tuple[dict[str, Any], ConfigFile]:
+    now = time.monotonic()
+    cached = _config_cache.get(path)
+    if cached is not None and now - cached[0] < CONFIG_RECHECK_SECONDS:
+        return cached[2], cached[3]
     try:
         st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
     except OSError:
+        stamp = None
+    if cached is not None and cached[1] == stamp:
+        _config_cache[path] = (now, *cached[1:])
+        return cached[2], cached[3]
+    if stamp is None:
+        _config_cache[path] = (now, None, {}, _EMPTY)
         return {}, _EMPTY
-    cached = _config_cache.get(path)
-    if cached and cached[0] == stamp:
-        return cached[1], cached[2]
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
@@ -93,7 +110,7 @@ def _load(path: Path) -> tuple[dict[str, Any], ConfigFile]:
                   *(p for t in settings.providers.values() for p in t.profiles.values())):
         if table.api_key is not None:
             register_secret(table.api_key.get_secret_value())
-    _config_cache[path] = (stamp, data, settings)
+    _config_cache[path] = (now, stamp, data, settings)
     return data, settings
 
 

@@ -556,3 +556,37 @@ client_id = "work-client"
         create_provider("openai", env=env_for(path))
     m = AIModelProviderManager.from_env(env=env_for(path))
     assert "nobody has signed in" in m.skipped["openai"]
+
+
+def test_a_loaded_file_is_trusted_for_the_recheck_interval_then_read_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentos_llm import credentials
+
+    path = tmp_path / "config.toml"
+    path.write_text('default_model = "openai/gpt-4.1"\n')
+    clock = [100.0]
+    monkeypatch.setattr(credentials.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(credentials, "CONFIG_RECHECK_SECONDS", 1.0)
+    credentials.forget_cached_config()
+    assert load_config(path)["default_model"] == "openai/gpt-4.1"
+    path.write_text('default_model = "anthropic/claude-sonnet-4-5"\n')
+    clock[0] += 0.5
+    assert load_config(path)["default_model"] == "openai/gpt-4.1"  # no stat within the interval
+    clock[0] += 0.6
+    assert load_config(path)["default_model"] == "anthropic/claude-sonnet-4-5"
+    path.unlink()
+    clock[0] += 1.1
+    assert load_config(path) == {}  # a removed file is seen too
+
+
+def test_the_config_writer_makes_its_own_write_visible_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentos_llm import credentials
+    from agentos_llm.config_writer import set_default_model
+
+    path = tmp_path / "config.toml"
+    path.write_text("[providers.openai]\n")
+    monkeypatch.setattr(credentials, "CONFIG_RECHECK_SECONDS", 3600.0)
+    credentials.forget_cached_config()
+    assert "default_model" not in load_config(path)
+    set_default_model("openai/gpt-4.1", path=path)
+    assert load_config(path)["default_model"] == "openai/gpt-4.1"
