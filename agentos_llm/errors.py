@@ -1,7 +1,7 @@
 """Typed errors: every failure of a provider call surfaces as one of these.
 
 Classification goes by HTTP status first, then the vendor's error code or type, then the message.
-No vendor SDK exception escapes the library; the original is chained as `__cause__`.
+No vendor SDK exception escapes the library; the one an error translates is kept on `vendor_exception`, never chained.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ and tool inputs: whatever comes in, only this library's errors come out, and not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -70,10 +71,8 @@ def providers() -> Iterator[dict[str, IProvider]]:
 
 
 def _library_error_or_nothing(run: Any) -> None:
-    try:
+    with contextlib.suppress(AgentOSLLMError):
         run()
-    except AgentOSLLMError:
-        pass
 
 
 class _Feeding:
