@@ -23,10 +23,7 @@ off against the bare provider.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import json
-import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -35,8 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import API_KEY, MODEL, emulator, machine, median
-from bench_resilience import redis_url
+from _common import API_KEY, MODEL, emulator, machine
+from bench_resilience import redis_url, shuffled_async, shuffled_sync, side_rows
 
 perf = time.perf_counter_ns
 PROMPT = [{"role": "user", "content": "Say hello to the benchmark."}]
@@ -60,12 +57,6 @@ def managers(provider: Any, url: str | None) -> dict[str, Any]:
     return sides
 
 
-def _rows(scenario: str, target: str, names: list[str], times: list[list[float]]) -> list[dict[str, Any]]:
-    base = median(times[names.index("manager off")])
-    return [{"scenario": scenario, "target": target, "side": name, "n": len(t), "median_us": median(t),
-             "added_us": median(t) - base, "ratio": median(t) / base} for name, t in zip(names, times, strict=True)]
-
-
 def per_call_sync(target: str, provider: Any, model: str, sides: dict[str, Any], n: int,
                   warmup: int) -> list[dict[str, Any]]:
     def side(manager: Any) -> Callable[[], Any]:
@@ -74,22 +65,8 @@ def per_call_sync(target: str, provider: Any, model: str, sides: dict[str, Any],
         routed = f"{provider.provider_id}/{model}"
         return lambda: manager.generate_sync(routed, PROMPT)
 
-    fns = [side(m) for m in sides.values()]
-    times: list[list[float]] = [[] for _ in fns]
-    gc.collect()
-    order = list(range(len(fns)))
-    rng = random.Random(12)
-    for i in range(warmup + n):
-        rng.shuffle(order)
-        for j in order:
-            t0 = perf()
-            fns[j]()
-            dt = perf() - t0
-            if i >= warmup:
-                times[j].append(dt / 1e3)
-        if hasattr(provider, "calls"):
-            provider.calls.clear()
-    return _rows("sync whole", target, list(sides), times)
+    times = shuffled_sync(provider, [side(m) for m in sides.values()], n, warmup)
+    return side_rows("sync whole", target, list(sides), times, "manager off")
 
 
 def per_call_async(target: str, provider: Any, model: str, sides: dict[str, Any], n: int,
@@ -100,27 +77,8 @@ def per_call_async(target: str, provider: Any, model: str, sides: dict[str, Any]
         routed = f"{provider.provider_id}/{model}"
         return lambda: manager.generate(routed, PROMPT)  # type: ignore[no-any-return]
 
-    fns = [side(m) for m in sides.values()]
-
-    async def run() -> list[list[float]]:
-        times: list[list[float]] = [[] for _ in fns]
-        gc.collect()
-        order = list(range(len(fns)))
-        rng = random.Random(12)
-        for i in range(warmup + n):
-            rng.shuffle(order)
-            for j in order:
-                t0 = perf()
-                await fns[j]()
-                dt = perf() - t0
-                if i >= warmup:
-                    times[j].append(dt / 1e3)
-            if hasattr(provider, "calls"):
-                provider.calls.clear()
-        await provider.aclose()
-        return times
-
-    return _rows("async whole", target, list(sides), asyncio.run(run()))
+    times = shuffled_async(provider, [side(m) for m in sides.values()], n, warmup)
+    return side_rows("async whole", target, list(sides), times, "manager off")
 
 
 def _print(rows: list[dict[str, Any]]) -> None:

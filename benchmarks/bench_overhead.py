@@ -32,7 +32,7 @@ import importlib
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,129 @@ def summarize(name: str, times: list[list[float]], *, events: int | None = None,
     return row
 
 
+# ---------------------------------------------------------------------- sides every SDK-shaped benchmark shares
+#
+# The openai, Responses and anthropic benchmarks differ only in their raw side (the SDK's typed API) and
+# their bodies; our stream side, the floor (the SDK client's low-level `post` + `json.loads`) and the
+# measuring are the same, so they live here once.
+
+
+def decode_sse(lines: Iterable[str]) -> int:
+    """json.loads every `data:` line of an event stream (the floor's decoding); the number of payloads."""
+    k = 0
+    for line in lines:
+        if line.startswith("data: ") and not line.startswith("data: [DONE]"):
+            json.loads(line[6:])
+            k += 1
+    return k
+
+
+async def adecode_sse(lines: AsyncIterable[str]) -> int:
+    """`decode_sse` over an async line iterator."""
+    k = 0
+    async for line in lines:
+        if line.startswith("data: ") and not line.startswith("data: [DONE]"):
+            json.loads(line[6:])
+            k += 1
+    return k
+
+
+def floor_sides(client: Any, path: str, whole_body: dict[str, Any], stream_body: dict[str, Any],
+                response_cls: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The floor's whole and stream sides on a sync SDK client."""
+
+    def whole() -> Any:
+        return json.loads(client.post(path, body=whole_body, cast_to=response_cls).content)
+
+    def stream() -> Any:
+        r = client.post(path, body=stream_body, cast_to=response_cls, stream=True, stream_cls=None)
+        try:
+            return decode_sse(r.iter_lines())
+        finally:
+            r.close()
+
+    return whole, stream
+
+
+def afloor_sides(client: Any, path: str, whole_body: dict[str, Any], stream_body: dict[str, Any],
+                 response_cls: Any) -> tuple[Callable[[], Awaitable[Any]], Callable[[], Awaitable[Any]]]:
+    """The floor's whole and stream sides on an async SDK client."""
+
+    async def whole() -> Any:
+        return json.loads((await client.post(path, body=whole_body, cast_to=response_cls)).content)
+
+    async def stream() -> Any:
+        r = await client.post(path, body=stream_body, cast_to=response_cls, stream=True, stream_cls=None)
+        try:
+            return await adecode_sse(r.aiter_lines())
+        finally:
+            await r.aclose()
+
+    return whole, stream
+
+
+def ours_stream_side(provider: Any, model: str, messages: Any, counts: dict[str, int],
+                     **options: Any) -> Callable[[], Any]:
+    """Our sync stream read to its end (every event looked at); returns the done event's response."""
+
+    def stream() -> Any:
+        k = 0
+        done = None
+        for event in provider.stream_sync(model, messages, **options):
+            k += 1
+            if event.type == "text_delta":
+                _ = event.delta
+            elif event.type == "done":
+                done = event.response
+        counts["ours"] = k
+        return done
+
+    return stream
+
+
+def aours_stream_side(provider: Any, model: str, messages: Any, counts: dict[str, int],
+                      **options: Any) -> Callable[[], Awaitable[Any]]:
+    """`ours_stream_side` for the async API."""
+
+    async def stream() -> Any:
+        k = 0
+        done = None
+        async with provider.stream(model, messages, **options) as events:
+            async for event in events:
+                k += 1
+                if event.type == "text_delta":
+                    _ = event.delta
+                elif event.type == "done":
+                    done = event.response
+        counts["ours"] = k
+        return done
+
+    return stream
+
+
+Check = Callable[[Any, Any, Any, Any], None]
+
+
+def measure_sync(check: Check, whole: list[Callable[[], Any]], stream: list[Callable[[], Any]],
+                 counts: dict[str, int], n: int, warmup: int) -> list[dict[str, Any]]:
+    """Checks once that raw and ours read the same answers (sides are raw, ours, floor), then times them."""
+    check(whole[0](), whole[1](), stream[0](), stream[1]())
+    rows = [summarize("sync whole", run_sync(whole, n, warmup))]
+    rows.append(summarize("sync stream", run_sync(stream, n, warmup), events=counts["ours"], chunks=counts["raw"]))
+    return rows
+
+
+async def measure_async(check: Check, whole: list[Callable[[], Awaitable[Any]]],
+                        stream: list[Callable[[], Awaitable[Any]]], counts: dict[str, int], n: int,
+                        warmup: int) -> list[dict[str, Any]]:
+    """`measure_sync` for async sides."""
+    check(await whole[0](), await whole[1](), await stream[0](), await stream[1]())
+    rows = [summarize("async whole", await run_async(whole, n, warmup))]
+    times = await run_async(stream, n, warmup)
+    rows.append(summarize("async stream", times, events=counts["ours"], chunks=counts["raw"]))
+    return rows
+
+
 # ---------------------------------------------------------------------- scenarios
 #
 # Three sides per scenario, interleaved: "raw" (the openai SDK's typed API, the baseline of the
@@ -155,13 +278,10 @@ def same_answers(raw_whole: Any, ours_whole: Any, raw_usage: Any, ours_done: Any
         raise RuntimeError(f"unexpected streamed answer: {ours_done.text[:80]!r}...")
 
 
-def _decode_lines(lines: Any) -> int:
-    k = 0
-    for line in lines:
-        if line.startswith("data: ") and not line.startswith("data: [DONE]"):
-            json.loads(line[6:])
-            k += 1
-    return k
+def _read_raw_chunk(chunk: Any, usage: Any) -> Any:
+    if chunk.choices:
+        _ = chunk.choices[0].delta.content
+    return chunk.usage if chunk.usage is not None else usage
 
 
 def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
@@ -172,7 +292,6 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
     client: Any = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     floor_client: Any = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     provider = create_provider("openai", api_key=API_KEY, base_url=base_url, max_retries=0)
-    response_cls = _http_response_cls()
 
     def raw_whole() -> Any:
         r = client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS)
@@ -184,10 +303,6 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
         r = provider.generate_sync(MODEL, WHOLE_MSGS)
         return r.text, r.usage.input_tokens, r.usage.output_tokens
 
-    def floor_whole() -> Any:
-        r = floor_client.post("/chat/completions", body=WHOLE_BODY, cast_to=response_cls)
-        return json.loads(r.content)
-
     counts = {"raw": 0, "ours": 0}
 
     def raw_stream() -> Any:
@@ -197,39 +312,16 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
         usage = None
         for chunk in stream:
             k += 1
-            if chunk.choices:
-                _ = chunk.choices[0].delta.content
-            if chunk.usage is not None:
-                usage = chunk.usage
+            usage = _read_raw_chunk(chunk, usage)
         counts["raw"] = k
         return usage
 
-    def ours_stream() -> Any:
-        k = 0
-        done = None
-        for event in provider.stream_sync(MODEL, STREAM_MSGS):
-            k += 1
-            if event.type == "text_delta":
-                _ = event.delta
-            elif event.type == "done":
-                done = event.response
-        counts["ours"] = k
-        return done
-
-    def floor_stream() -> Any:
-        r = floor_client.post("/chat/completions", body=STREAM_BODY, cast_to=response_cls, stream=True,
-                              stream_cls=None)
-        try:
-            return _decode_lines(r.iter_lines())
-        finally:
-            r.close()
-
+    floor_whole, floor_stream = floor_sides(floor_client, "/chat/completions", WHOLE_BODY, STREAM_BODY,
+                                            _http_response_cls())
+    ours_stream = ours_stream_side(provider, MODEL, STREAM_MSGS, counts)
     try:
-        same_answers(raw_whole(), ours_whole(), raw_stream(), ours_stream())
-        rows = [summarize("sync whole", run_sync([raw_whole, ours_whole, floor_whole], n, warmup))]
-        times = run_sync([raw_stream, ours_stream, floor_stream], n, warmup)
-        rows.append(summarize("sync stream", times, events=counts["ours"], chunks=counts["raw"]))
-        return rows
+        return measure_sync(same_answers, [raw_whole, ours_whole, floor_whole], [raw_stream, ours_stream, floor_stream],
+                            counts, n, warmup)
     finally:
         client.close()
         floor_client.close()
@@ -244,7 +336,6 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
     client: Any = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     floor_client: Any = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     provider = create_provider("openai", api_key=API_KEY, base_url=base_url, max_retries=0)
-    response_cls = _http_response_cls()
 
     async def raw_whole() -> Any:
         r = await client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS)
@@ -256,10 +347,6 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
         r = await provider.generate(MODEL, WHOLE_MSGS)
         return r.text, r.usage.input_tokens, r.usage.output_tokens
 
-    async def floor_whole() -> Any:
-        r = await floor_client.post("/chat/completions", body=WHOLE_BODY, cast_to=response_cls)
-        return json.loads(r.content)
-
     counts = {"raw": 0, "ours": 0}
 
     async def raw_stream() -> Any:
@@ -270,45 +357,16 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
         usage = None
         async for chunk in stream:
             k += 1
-            if chunk.choices:
-                _ = chunk.choices[0].delta.content
-            if chunk.usage is not None:
-                usage = chunk.usage
+            usage = _read_raw_chunk(chunk, usage)
         counts["raw"] = k
         return usage
 
-    async def ours_stream() -> Any:
-        k = 0
-        done = None
-        async with provider.stream(MODEL, STREAM_MSGS) as events:
-            async for event in events:
-                k += 1
-                if event.type == "text_delta":
-                    _ = event.delta
-                elif event.type == "done":
-                    done = event.response
-        counts["ours"] = k
-        return done
-
-    async def floor_stream() -> Any:
-        r = await floor_client.post("/chat/completions", body=STREAM_BODY, cast_to=response_cls, stream=True,
-                                    stream_cls=None)
-        k = 0
-        try:
-            async for line in r.aiter_lines():
-                if line.startswith("data: ") and not line.startswith("data: [DONE]"):
-                    json.loads(line[6:])
-                    k += 1
-        finally:
-            await r.aclose()
-        return k
-
+    floor_whole, floor_stream = afloor_sides(floor_client, "/chat/completions", WHOLE_BODY, STREAM_BODY,
+                                             _http_response_cls())
+    ours_stream = aours_stream_side(provider, MODEL, STREAM_MSGS, counts)
     try:
-        same_answers(await raw_whole(), await ours_whole(), await raw_stream(), await ours_stream())
-        rows = [summarize("async whole", await run_async([raw_whole, ours_whole, floor_whole], n, warmup))]
-        times = await run_async([raw_stream, ours_stream, floor_stream], n, warmup)
-        rows.append(summarize("async stream", times, events=counts["ours"], chunks=counts["raw"]))
-        return rows
+        return await measure_async(same_answers, [raw_whole, ours_whole, floor_whole],
+                                   [raw_stream, ours_stream, floor_stream], counts, n, warmup)
     finally:
         await client.close()
         await floor_client.close()

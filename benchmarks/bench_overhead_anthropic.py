@@ -18,7 +18,6 @@ Bounds (reported, never asserted): 0.2 ms added per whole call, 20 us added per 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import API_KEY
-from bench_overhead import STREAM_WORDS, overhead_main, run_async, run_sync, summarize
+from bench_overhead import (
+    STREAM_WORDS,
+    afloor_sides,
+    aours_stream_side,
+    floor_sides,
+    measure_async,
+    measure_sync,
+    ours_stream_side,
+    overhead_main,
+)
 
 MODEL = "claude-haiku-4-5"
 MAX_TOKENS = 1024  # sent by every side, so the request bodies are the same
@@ -46,15 +54,6 @@ def same_answers(raw_whole: Any, ours_whole: Any, raw_usage: Any, ours_done: Any
         raise RuntimeError(f"raw and ours differ on the streamed usage: {raw_usage} != {ours_done.usage}")
     if len(ours_done.text.split()) != STREAM_WORDS + 1:
         raise RuntimeError(f"unexpected streamed answer: {ours_done.text[:80]!r}...")
-
-
-def _decode_lines(lines: Any) -> int:
-    k = 0
-    for line in lines:
-        if line.startswith("data: "):
-            json.loads(line[6:])
-            k += 1
-    return k
 
 
 def _read_raw_event(event: Any, usage: list[int]) -> None:
@@ -85,9 +84,6 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
         r = provider.generate_sync(MODEL, WHOLE_MSGS, max_tokens=MAX_TOKENS)
         return r.text, r.usage.input_tokens, r.usage.output_tokens
 
-    def floor_whole() -> Any:
-        return json.loads(floor_client.post("/v1/messages", body=WHOLE_BODY, cast_to=httpx2.Response).content)
-
     counts = {"raw": 0, "ours": 0}
 
     def raw_stream() -> Any:
@@ -99,32 +95,11 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
         counts["raw"] = k
         return tuple(usage)
 
-    def ours_stream() -> Any:
-        k = 0
-        done = None
-        for event in provider.stream_sync(MODEL, STREAM_MSGS, max_tokens=MAX_TOKENS):
-            k += 1
-            if event.type == "text_delta":
-                _ = event.delta
-            elif event.type == "done":
-                done = event.response
-        counts["ours"] = k
-        return done
-
-    def floor_stream() -> Any:
-        r = floor_client.post("/v1/messages", body=STREAM_BODY, cast_to=httpx2.Response, stream=True,
-                              stream_cls=None)
-        try:
-            return _decode_lines(r.iter_lines())
-        finally:
-            r.close()
-
+    floor_whole, floor_stream = floor_sides(floor_client, "/v1/messages", WHOLE_BODY, STREAM_BODY, httpx2.Response)
+    ours_stream = ours_stream_side(provider, MODEL, STREAM_MSGS, counts, max_tokens=MAX_TOKENS)
     try:
-        same_answers(raw_whole(), ours_whole(), raw_stream(), ours_stream())
-        rows = [summarize("sync whole", run_sync([raw_whole, ours_whole, floor_whole], n, warmup))]
-        times = run_sync([raw_stream, ours_stream, floor_stream], n, warmup)
-        rows.append(summarize("sync stream", times, events=counts["ours"], chunks=counts["raw"]))
-        return rows
+        return measure_sync(same_answers, [raw_whole, ours_whole, floor_whole], [raw_stream, ours_stream, floor_stream],
+                            counts, n, warmup)
     finally:
         client.close()
         floor_client.close()
@@ -149,10 +124,6 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
         r = await provider.generate(MODEL, WHOLE_MSGS, max_tokens=MAX_TOKENS)
         return r.text, r.usage.input_tokens, r.usage.output_tokens
 
-    async def floor_whole() -> Any:
-        r = await floor_client.post("/v1/messages", body=WHOLE_BODY, cast_to=httpx2.Response)
-        return json.loads(r.content)
-
     counts = {"raw": 0, "ours": 0}
 
     async def raw_stream() -> Any:
@@ -165,38 +136,11 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
         counts["raw"] = k
         return tuple(usage)
 
-    async def ours_stream() -> Any:
-        k = 0
-        done = None
-        async with provider.stream(MODEL, STREAM_MSGS, max_tokens=MAX_TOKENS) as events:
-            async for event in events:
-                k += 1
-                if event.type == "text_delta":
-                    _ = event.delta
-                elif event.type == "done":
-                    done = event.response
-        counts["ours"] = k
-        return done
-
-    async def floor_stream() -> Any:
-        r = await floor_client.post("/v1/messages", body=STREAM_BODY, cast_to=httpx2.Response, stream=True,
-                                    stream_cls=None)
-        k = 0
-        try:
-            async for line in r.aiter_lines():
-                if line.startswith("data: "):
-                    json.loads(line[6:])
-                    k += 1
-        finally:
-            await r.aclose()
-        return k
-
+    floor_whole, floor_stream = afloor_sides(floor_client, "/v1/messages", WHOLE_BODY, STREAM_BODY, httpx2.Response)
+    ours_stream = aours_stream_side(provider, MODEL, STREAM_MSGS, counts, max_tokens=MAX_TOKENS)
     try:
-        same_answers(await raw_whole(), await ours_whole(), await raw_stream(), await ours_stream())
-        rows = [summarize("async whole", await run_async([raw_whole, ours_whole, floor_whole], n, warmup))]
-        times = await run_async([raw_stream, ours_stream, floor_stream], n, warmup)
-        rows.append(summarize("async stream", times, events=counts["ours"], chunks=counts["raw"]))
-        return rows
+        return await measure_async(same_answers, [raw_whole, ours_whole, floor_whole],
+                                   [raw_stream, ours_stream, floor_stream], counts, n, warmup)
     finally:
         await client.close()
         await floor_client.close()

@@ -32,10 +32,11 @@ from bench_overhead import (
     STREAM_PROMPT,
     STREAM_WORDS,
     WHOLE_PROMPT,
+    aours_stream_side,
+    measure_async,
+    measure_sync,
+    ours_stream_side,
     overhead_main,
-    run_async,
-    run_sync,
-    summarize,
 )
 
 MODEL = "gemini-2.5-flash"
@@ -98,28 +99,15 @@ def sync_scenarios(root: str, n: int, warmup: int) -> list[dict[str, Any]]:
         counts["raw"] = k
         return "".join(text), usage
 
-    def ours_stream() -> Any:
-        k = 0
-        done = None
-        for event in provider.stream_sync(MODEL, STREAM_PROMPT):
-            k += 1
-            if event.type == "text_delta":
-                _ = event.delta
-            elif event.type == "done":
-                done = event.response
-        counts["ours"] = k
-        return done
+    ours_stream = ours_stream_side(provider, MODEL, STREAM_PROMPT, counts)
 
     def floor_stream() -> Any:
         response = api._request(api._build_request("post", STREAM_PATH, dict(STREAM_BODY)), None, stream=True)
         return sum(1 for _ in response.segments())
 
     try:
-        same_answers(raw_whole(), ours_whole(), raw_stream(), ours_stream())
-        rows = [summarize("sync whole", run_sync([raw_whole, ours_whole, floor_whole], n, warmup))]
-        times = run_sync([raw_stream, ours_stream, floor_stream], n, warmup)
-        rows.append(summarize("sync stream", times, events=counts["ours"], chunks=counts["raw"]))
-        return rows
+        return measure_sync(same_answers, [raw_whole, ours_whole, floor_whole], [raw_stream, ours_stream, floor_stream],
+                            counts, n, warmup)
     finally:
         client.close()
         floor_client.close()
@@ -154,18 +142,7 @@ async def async_scenarios(root: str, n: int, warmup: int) -> list[dict[str, Any]
         counts["raw"] = k
         return "".join(text), usage
 
-    async def ours_stream() -> Any:
-        k = 0
-        done = None
-        async with provider.stream(MODEL, STREAM_PROMPT) as events:
-            async for event in events:
-                k += 1
-                if event.type == "text_delta":
-                    _ = event.delta
-                elif event.type == "done":
-                    done = event.response
-        counts["ours"] = k
-        return done
+    ours_stream = aours_stream_side(provider, MODEL, STREAM_PROMPT, counts)
 
     async def floor_stream() -> Any:
         sent = api._build_request("post", STREAM_PATH, dict(STREAM_BODY))
@@ -176,11 +153,8 @@ async def async_scenarios(root: str, n: int, warmup: int) -> list[dict[str, Any]
         return k
 
     try:
-        same_answers(await raw_whole(), await ours_whole(), await raw_stream(), await ours_stream())
-        rows = [summarize("async whole", await run_async([raw_whole, ours_whole, floor_whole], n, warmup))]
-        times = await run_async([raw_stream, ours_stream, floor_stream], n, warmup)
-        rows.append(summarize("async stream", times, events=counts["ours"], chunks=counts["raw"]))
-        return rows
+        return await measure_async(same_answers, [raw_whole, ours_whole, floor_whole],
+                                   [raw_stream, ours_stream, floor_stream], counts, n, warmup)
     finally:
         await client.aio.aclose()
         client.close()

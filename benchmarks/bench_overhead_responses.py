@@ -20,7 +20,6 @@ Reported, never asserted; exit status 0 whatever the figures.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import API_KEY, MODEL
-from bench_overhead import STREAM_PROMPT, WHOLE_PROMPT, overhead_main, run_async, run_sync, summarize
+from bench_overhead import (
+    STREAM_PROMPT,
+    WHOLE_PROMPT,
+    afloor_sides,
+    aours_stream_side,
+    floor_sides,
+    measure_async,
+    measure_sync,
+    ours_stream_side,
+    overhead_main,
+)
 from bench_overhead import async_scenarios as chat_async_scenarios
 from bench_overhead import sync_scenarios as chat_sync_scenarios
 
@@ -62,15 +71,6 @@ def _read_raw_event(event: Any, usage: list[Any]) -> None:
         usage[0] = _raw_usage(event.response.usage)
 
 
-def _decode_lines(lines: Any) -> int:
-    k = 0
-    for line in lines:
-        if line.startswith("data: "):
-            json.loads(line[6:])
-            k += 1
-    return k
-
-
 def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
     import httpx2
     import openai
@@ -89,9 +89,6 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
         r = provider.generate_sync(MODEL, WHOLE_PROMPT)
         return r.text, r.usage.input_tokens, r.usage.output_tokens
 
-    def floor_whole() -> Any:
-        return json.loads(floor_client.post("/responses", body=WHOLE_BODY, cast_to=httpx2.Response).content)
-
     counts = {"raw": 0, "ours": 0}
 
     def raw_stream() -> Any:
@@ -103,31 +100,11 @@ def sync_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, Any]]:
         counts["raw"] = k
         return usage[0]
 
-    def ours_stream() -> Any:
-        k = 0
-        done = None
-        for event in provider.stream_sync(MODEL, STREAM_PROMPT):
-            k += 1
-            if event.type == "text_delta":
-                _ = event.delta
-            elif event.type == "done":
-                done = event.response
-        counts["ours"] = k
-        return done
-
-    def floor_stream() -> Any:
-        r = floor_client.post("/responses", body=STREAM_BODY, cast_to=httpx2.Response, stream=True,
-                              stream_cls=None)
-        try:
-            return _decode_lines(r.iter_lines())
-        finally:
-            r.close()
-
+    floor_whole, floor_stream = floor_sides(floor_client, "/responses", WHOLE_BODY, STREAM_BODY, httpx2.Response)
+    ours_stream = ours_stream_side(provider, MODEL, STREAM_PROMPT, counts)
     try:
-        same_answers(raw_whole(), ours_whole(), raw_stream(), ours_stream())
-        rows = [summarize("sync whole", run_sync([raw_whole, ours_whole, floor_whole], n, warmup))]
-        times = run_sync([raw_stream, ours_stream, floor_stream], n, warmup)
-        rows.append(summarize("sync stream", times, events=counts["ours"], chunks=counts["raw"]))
+        rows = measure_sync(same_answers, [raw_whole, ours_whole, floor_whole], [raw_stream, ours_stream, floor_stream],
+                            counts, n, warmup)
         return _label(chat_sync_scenarios(base_url, n, warmup), "chat") + _label(rows, "responses")
     finally:
         client.close()
@@ -153,10 +130,6 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
         r = await provider.generate(MODEL, WHOLE_PROMPT)
         return r.text, r.usage.input_tokens, r.usage.output_tokens
 
-    async def floor_whole() -> Any:
-        r = await floor_client.post("/responses", body=WHOLE_BODY, cast_to=httpx2.Response)
-        return json.loads(r.content)
-
     counts = {"raw": 0, "ours": 0}
 
     async def raw_stream() -> Any:
@@ -169,37 +142,11 @@ async def async_scenarios(base_url: str, n: int, warmup: int) -> list[dict[str, 
         counts["raw"] = k
         return usage[0]
 
-    async def ours_stream() -> Any:
-        k = 0
-        done = None
-        async with provider.stream(MODEL, STREAM_PROMPT) as events:
-            async for event in events:
-                k += 1
-                if event.type == "text_delta":
-                    _ = event.delta
-                elif event.type == "done":
-                    done = event.response
-        counts["ours"] = k
-        return done
-
-    async def floor_stream() -> Any:
-        r = await floor_client.post("/responses", body=STREAM_BODY, cast_to=httpx2.Response, stream=True,
-                                    stream_cls=None)
-        k = 0
-        try:
-            async for line in r.aiter_lines():
-                if line.startswith("data: "):
-                    json.loads(line[6:])
-                    k += 1
-        finally:
-            await r.aclose()
-        return k
-
+    floor_whole, floor_stream = afloor_sides(floor_client, "/responses", WHOLE_BODY, STREAM_BODY, httpx2.Response)
+    ours_stream = aours_stream_side(provider, MODEL, STREAM_PROMPT, counts)
     try:
-        same_answers(await raw_whole(), await ours_whole(), await raw_stream(), await ours_stream())
-        rows = [summarize("async whole", await run_async([raw_whole, ours_whole, floor_whole], n, warmup))]
-        times = await run_async([raw_stream, ours_stream, floor_stream], n, warmup)
-        rows.append(summarize("async stream", times, events=counts["ours"], chunks=counts["raw"]))
+        rows = await measure_async(same_answers, [raw_whole, ours_whole, floor_whole],
+                                   [raw_stream, ours_stream, floor_stream], counts, n, warmup)
         return _label(await chat_async_scenarios(base_url, n, warmup), "chat") + _label(rows, "responses")
     finally:
         await client.close()

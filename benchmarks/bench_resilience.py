@@ -103,26 +103,16 @@ def guards(url: str | None) -> dict[str, Any]:
     return sides
 
 
-def _rows(scenario: str, target: str, names: list[str], times: list[list[float]]) -> list[dict[str, Any]]:
-    base = median(times[0])
+def side_rows(scenario: str, target: str, names: list[str], times: list[list[float]],
+              base: str) -> list[dict[str, Any]]:
+    """One row per side: median, and added time and ratio against the side named `base`."""
+    ref = median(times[names.index(base)])
     return [{"scenario": scenario, "target": target, "side": name, "n": len(t), "median_us": median(t),
-             "added_us": median(t) - base, "ratio": median(t) / base} for name, t in zip(names, times, strict=True)]
+             "added_us": median(t) - ref, "ratio": median(t) / ref} for name, t in zip(names, times, strict=True)]
 
 
-def per_call_sync(target: str, provider: Any, model: str, sides: dict[str, Any], n: int,
-                  warmup: int) -> list[dict[str, Any]]:
-    from agentos_llm.resilience import CallKey
-
-    key = CallKey.for_provider(provider, model)
-
-    def side(guard: Any) -> Callable[[], Any]:
-        def call() -> Any:
-            return provider.generate_sync(model, PROMPT)
-        if guard is None:
-            return call
-        return lambda: guard.call(key, call, estimated_tokens=100)
-
-    fns = [side(g) for g in sides.values()]
+def shuffled_sync(provider: Any, fns: list[Callable[[], Any]], n: int, warmup: int) -> list[list[float]]:
+    """Timings in us per side, the sides run in a fresh random order every iteration."""
     times: list[list[float]] = [[] for _ in fns]
     gc.collect()
     order = list(range(len(fns)))
@@ -135,25 +125,13 @@ def per_call_sync(target: str, provider: Any, model: str, sides: dict[str, Any],
             dt = perf() - t0
             if i >= warmup:
                 times[j].append(dt / 1e3)
-        if hasattr(provider, "calls"):
+        if hasattr(provider, "calls"):  # a FakeProvider keeps every call: not across thousands of them
             provider.calls.clear()
-    return _rows("sync whole", target, list(sides), times)
+    return times
 
 
-def per_call_async(target: str, provider: Any, model: str, sides: dict[str, Any], n: int,
-                   warmup: int) -> list[dict[str, Any]]:
-    from agentos_llm.resilience import CallKey
-
-    key = CallKey.for_provider(provider, model)
-
-    def side(guard: Any) -> Callable[[], Awaitable[Any]]:
-        def call() -> Awaitable[Any]:
-            return provider.generate(model, PROMPT)  # type: ignore[no-any-return]
-        if guard is None:
-            return call
-        return lambda: guard.acall(key, call, estimated_tokens=100)
-
-    fns = [side(g) for g in sides.values()]
+def shuffled_async(provider: Any, fns: list[Callable[[], Awaitable[Any]]], n: int, warmup: int) -> list[list[float]]:
+    """`shuffled_sync` for coroutine sides, on one event loop; closes the provider's async clients after."""
 
     async def run() -> list[list[float]]:
         times: list[list[float]] = [[] for _ in fns]
@@ -170,13 +148,46 @@ def per_call_async(target: str, provider: Any, model: str, sides: dict[str, Any]
                     times[j].append(dt / 1e3)
             if hasattr(provider, "calls"):
                 provider.calls.clear()
+        closer = getattr(provider, "aclose", None)
+        if closer is not None:
+            await closer()
         return times
 
-    times = asyncio.run(run())
-    closer = getattr(provider, "aclose", None)
-    if closer is not None:
-        asyncio.run(closer())
-    return _rows("async whole", target, list(sides), times)
+    return asyncio.run(run())
+
+
+def per_call_sync(target: str, provider: Any, model: str, sides: dict[str, Any], n: int,
+                  warmup: int) -> list[dict[str, Any]]:
+    from agentos_llm.resilience import CallKey
+
+    key = CallKey.for_provider(provider, model)
+
+    def side(guard: Any) -> Callable[[], Any]:
+        def call() -> Any:
+            return provider.generate_sync(model, PROMPT)
+        if guard is None:
+            return call
+        return lambda: guard.call(key, call, estimated_tokens=100)
+
+    times = shuffled_sync(provider, [side(g) for g in sides.values()], n, warmup)
+    return side_rows("sync whole", target, list(sides), times, "off")
+
+
+def per_call_async(target: str, provider: Any, model: str, sides: dict[str, Any], n: int,
+                   warmup: int) -> list[dict[str, Any]]:
+    from agentos_llm.resilience import CallKey
+
+    key = CallKey.for_provider(provider, model)
+
+    def side(guard: Any) -> Callable[[], Awaitable[Any]]:
+        def call() -> Awaitable[Any]:
+            return provider.generate(model, PROMPT)  # type: ignore[no-any-return]
+        if guard is None:
+            return call
+        return lambda: guard.acall(key, call, estimated_tokens=100)
+
+    times = shuffled_async(provider, [side(g) for g in sides.values()], n, warmup)
+    return side_rows("async whole", target, list(sides), times, "off")
 
 
 def engine_alone(url: str | None, loops: int) -> list[dict[str, Any]]:
