@@ -46,6 +46,7 @@ from agentos_llm.errors import (
 from agentos_llm.provider import IProvider
 from agentos_llm.testing import Fault, Reply, WireEmulator
 from agentos_llm.testing.anthropic_wire import signature_for
+from tests.provider_calls import restored, run, sent
 
 # Prices of claude-sonnet-4-5 in the shipped catalog (USD per 1M tokens), spelled out so a wrong lookup shows.
 SONNET_INPUT, SONNET_OUTPUT, SONNET_CACHE_READ, SONNET_CACHE_WRITE = 3.0, 15.0, 0.3, 3.75
@@ -72,13 +73,7 @@ def server() -> Iterator[WireEmulator]:
 
 @pytest.fixture
 def emu(server: WireEmulator) -> Iterator[WireEmulator]:
-    server.reset()
-    server.delay = 0.0
-    models = list(server.models)
-    yield server
-    server.reset()
-    server.delay = 0.0
-    server.models = models
+    yield from restored(server)
 
 
 def make_provider(emu: WireEmulator, **kwargs: Any) -> IProvider:
@@ -93,33 +88,6 @@ async def provider(emu: WireEmulator) -> AsyncIterator[IProvider]:
     p = make_provider(emu)
     yield p
     await p.aclose()
-
-
-async def run(
-    provider: IProvider, mode: str, model: str | None, messages: Any, **options: Any
-) -> tuple[CompletionResponse, list[Any] | None]:
-    """The response of one call in `mode`, and the stream's events for the stream modes."""
-    if mode == "generate":
-        return await provider.generate(model, messages, **options), None
-    if mode == "generate_sync":
-        return provider.generate_sync(model, messages, **options), None
-    events: list[Any] = []
-    if mode == "stream":
-        async with provider.stream(model, messages, **options) as stream:
-            async for event in stream:
-                events.append(event)
-    else:
-        with provider.stream_sync(model, messages, **options) as sync_stream:
-            events.extend(sync_stream)
-    dones = [e for e in events if isinstance(e, DoneEvent)]
-    assert len(dones) == 1 and events[-1] is dones[0], "exactly one done event, last"
-    return dones[0].response, events
-
-
-def sent(emu: WireEmulator, index: int = -1) -> dict[str, Any]:
-    body = emu.requests[index].body
-    assert isinstance(body, dict)
-    return body
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import pytest
 from pydantic import BaseModel
 
 from agentos_llm import (
-    CompletionResponse,
     DocumentPart,
     DoneEvent,
     FinishReason,
@@ -50,6 +49,7 @@ from agentos_llm.provider import Capability, IProvider
 from agentos_llm.providers.cohere import CohereProvider
 from agentos_llm.testing import Fault, Reply, WireEmulator
 from agentos_llm.wire import cohere_endpoints
+from tests.provider_calls import restored, run, sent
 
 MODEL, REASONING = "command-a-03-2025", "command-a-reasoning-08-2025"
 KEY = "co-emulator-key-0123456789abcdef"
@@ -73,13 +73,7 @@ def server() -> Iterator[WireEmulator]:
 
 @pytest.fixture
 def emu(server: WireEmulator) -> Iterator[WireEmulator]:
-    server.reset()
-    server.delay = 0.0
-    models = list(server.models)
-    yield server
-    server.reset()
-    server.delay = 0.0
-    server.models = models
+    yield from restored(server)
 
 
 def make_provider(emu: WireEmulator, **kwargs: Any) -> IProvider:
@@ -94,32 +88,6 @@ async def provider(emu: WireEmulator) -> AsyncIterator[IProvider]:
     p = make_provider(emu)
     yield p
     await p.aclose()
-
-
-async def run(provider: IProvider, mode: str, model: str | None, messages: Any, **options: Any
-              ) -> tuple[CompletionResponse, list[Any] | None]:
-    """The response of one call in `mode`, and the stream's events for the stream modes."""
-    if mode == "generate":
-        return await provider.generate(model, messages, **options), None
-    if mode == "generate_sync":
-        return provider.generate_sync(model, messages, **options), None
-    events: list[Any] = []
-    if mode == "stream":
-        async with provider.stream(model, messages, **options) as stream:
-            async for event in stream:
-                events.append(event)
-    else:
-        with provider.stream_sync(model, messages, **options) as sync_stream:
-            events.extend(sync_stream)
-    dones = [e for e in events if isinstance(e, DoneEvent)]
-    assert len(dones) == 1 and events[-1] is dones[0], "exactly one done event, last"
-    return dones[0].response, events
-
-
-def sent(emu: WireEmulator, index: int = -1) -> dict[str, Any]:
-    body = emu.requests[index].body
-    assert isinstance(body, dict)
-    return body
 
 
 # --------------------------------------------------------------------------------------------
@@ -566,7 +534,7 @@ async def test_keys_never_leak(emu: WireEmulator, caplog: pytest.LogCaptureFixtu
 # the real recorded Cohere responses
 # --------------------------------------------------------------------------------------------
 
-SAMPLES_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "wire-samples" / "samples.jsonl"
+SAMPLES_FILE = Path(__file__).resolve().parent / "data" / "wire-samples" / "samples.jsonl"
 FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls",
           "ERROR": "error", "TIMEOUT": "error", "ERROR_TOXIC": "content_filter"}
 

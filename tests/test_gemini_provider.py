@@ -12,8 +12,6 @@ import pytest
 from pydantic import BaseModel
 
 from agentos_llm import (
-    CompletionResponse,
-    DoneEvent,
     FinishReason,
     ImagePart,
     ReasoningDeltaEvent,
@@ -45,6 +43,7 @@ from agentos_llm.testing import Fault, Reply, WireEmulator
 from agentos_llm.testing.gemini_wire import signature
 from agentos_llm.testing.openai_wire import embedding_vector
 from agentos_llm.wire.gemini_generate import SKIP_SIGNATURE
+from tests.provider_calls import run, sent
 
 MODEL = "gemini-2.5-flash"
 GEMINI_3 = "gemini-3-pro-preview"
@@ -78,29 +77,6 @@ async def provider(emu: WireEmulator) -> AsyncIterator[IProvider]:
     p = create_provider("gemini", api_key=KEY, base_url=emu.gemini_base_url, max_retries=0)
     yield p
     await p.aclose()
-
-
-async def run(provider: IProvider, mode: str, model: str | None, messages: Any, **options: Any
-              ) -> tuple[CompletionResponse, list[Any] | None]:
-    if mode == "generate":
-        return await provider.generate(model, messages, **options), None
-    if mode == "generate_sync":
-        return provider.generate_sync(model, messages, **options), None
-    if mode == "stream":
-        async with provider.stream(model, messages, **options) as s:
-            events = [e async for e in s]
-    else:
-        with provider.stream_sync(model, messages, **options) as s:
-            events = list(s)
-    assert isinstance(events[-1], DoneEvent)
-    assert sum(isinstance(e, DoneEvent) for e in events) == 1
-    return events[-1].response, events
-
-
-def sent(emu: WireEmulator, index: int = -1) -> dict[str, Any]:
-    body = emu.requests[index].body
-    assert isinstance(body, dict)
-    return body
 
 
 # ---------------------------------------------------------------------- generate and stream

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 import agentos_llm.providers.openai as openai_module
 from agentos_llm import (
     CompletionResponse,
-    DoneEvent,
     FinishReason,
     ImagePart,
     ReasoningDeltaEvent,
@@ -29,6 +28,7 @@ from agentos_llm.errors import InvalidRequestError, StructuredOutputError, Unsup
 from agentos_llm.provider import IProvider
 from agentos_llm.testing import Reply, WireEmulator
 from agentos_llm.testing.openai_wire import embedding_vector
+from tests.provider_calls import restored, run
 
 # Prices of gpt-4o in the shipped catalog (USD per 1M tokens), spelled out so a wrong lookup shows.
 GPT_4O_INPUT, GPT_4O_CACHED, GPT_4O_OUTPUT = 2.5, 1.25, 10.0
@@ -55,13 +55,7 @@ def server() -> Iterator[WireEmulator]:
 
 @pytest.fixture
 def emu(server: WireEmulator) -> Iterator[WireEmulator]:
-    server.reset()
-    server.delay = 0.0
-    models = list(server.models)
-    yield server
-    server.reset()
-    server.delay = 0.0
-    server.models = models
+    yield from restored(server)
 
 
 @pytest.fixture
@@ -69,33 +63,6 @@ async def provider(emu: WireEmulator) -> AsyncIterator[IProvider]:
     p = create_provider("openai", api_key="sk-test", base_url=emu.openai_base_url, max_retries=0)
     yield p
     await p.aclose()
-
-
-async def run(
-    provider: IProvider, mode: str, model: str | None, messages: Any, **options: Any
-) -> tuple[CompletionResponse, list[Any] | None]:
-    """The response of one call in `mode`, and the stream's events for the stream modes."""
-    if mode == "generate":
-        return await provider.generate(model, messages, **options), None
-    if mode == "generate_sync":
-        return provider.generate_sync(model, messages, **options), None
-    events: list[Any] = []
-    if mode == "stream":
-        async with provider.stream(model, messages, **options) as stream:
-            async for event in stream:
-                events.append(event)
-    else:
-        with provider.stream_sync(model, messages, **options) as sync_stream:
-            events.extend(sync_stream)
-    return done_response(events), events
-
-
-def done_response(events: list[Any]) -> CompletionResponse:
-    """The response of the one `done` event, checking it is the last event."""
-    dones = [e for e in events if isinstance(e, DoneEvent)]
-    assert len(dones) == 1, f"expected exactly one done event, got {len(dones)}"
-    assert events[-1] is dones[0], "the done event must be the last event"
-    return dones[0].response
 
 
 def normalized(response: CompletionResponse) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from agentos_llm.provider import IProvider
 from agentos_llm.server_tools import FileSearch, WebSearch
 from agentos_llm.testing import Fault, Reply, WireEmulator
 from agentos_llm.testing.responses_wire import ENCRYPTED_INCLUDE, seal_reasoning
+from tests.provider_calls import run, sent
 
 KEY = "sk-test-responses"
 MODEL = "gpt-4.1-mini"  # not a reasoning model
@@ -95,33 +96,6 @@ async def provider(emu: WireEmulator) -> AsyncIterator[IProvider]:
     p = make_provider(emu)
     yield p
     await p.aclose()
-
-
-async def run(
-    provider: IProvider, mode: str, model: str | None, messages: Any, **options: Any
-) -> tuple[CompletionResponse, list[Any] | None]:
-    """The response of one call in `mode`, and the stream's events for the stream modes."""
-    if mode == "generate":
-        return await provider.generate(model, messages, **options), None
-    if mode == "generate_sync":
-        return provider.generate_sync(model, messages, **options), None
-    events: list[Any] = []
-    if mode == "stream":
-        async with provider.stream(model, messages, **options) as stream:
-            async for event in stream:
-                events.append(event)
-    else:
-        with provider.stream_sync(model, messages, **options) as sync_stream:
-            events.extend(sync_stream)
-    dones = [e for e in events if isinstance(e, DoneEvent)]
-    assert len(dones) == 1 and events[-1] is dones[0], "exactly one done event, last"
-    return dones[0].response, events
-
-
-def sent(emu: WireEmulator, index: int = -1) -> dict[str, Any]:
-    body = emu.requests[index].body
-    assert isinstance(body, dict)
-    return body
 
 
 def typed(exc: BaseException) -> AgentOSLLMError:
