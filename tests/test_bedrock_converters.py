@@ -88,7 +88,7 @@ SIGNED = {"reasoningContent": {"reasoningText": {"text": "Let me think.", "signa
 REDACTED_BYTES = b"\x00secret reasoning\xff"
 
 _MODEL = botocore.session.get_session().get_service_model("bedrock-runtime")
-SAMPLES_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "wire-samples" / "samples.jsonl"
+SAMPLES_FILE = Path(__file__).resolve().parent / "data" / "wire-samples" / "samples.jsonl"
 
 
 class City(BaseModel):

@@ -27,7 +27,7 @@ from agentos_llm.testing.aws_eventstream import encode_message, event_message, e
 from agentos_llm.testing.emulator import Reply
 from agentos_llm.wire.bedrock_converse_response import ConverseStreamAssembler
 
-SAMPLES_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "wire-samples" / "samples.jsonl"
+SAMPLES_FILE = Path(__file__).resolve().parent / "data" / "wire-samples" / "samples.jsonl"
 SHAPE = botocore.session.get_session().get_service_model("bedrock-runtime").operation_model(
     "ConverseStream").output_shape.members["stream"]
 MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"

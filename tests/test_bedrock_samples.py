@@ -1,7 +1,7 @@
 """Recorded AWS Bedrock answers (Converse, ConverseStream, InvokeModel embeddings, CountTokens) replayed through
 the Bedrock provider, sync and async, and checked against the samples' `expected` facts.
 
-The samples are `../shared/wire-samples/samples.jsonl` (outside this repo; never copied into it); each body is
+The samples are `tests/data/wire-samples/samples.jsonl` (pydantic-ai's recordings, MIT); each body is
 served as recorded (streams as their binary event-stream bytes) by the loopback imitation.
 """
 
@@ -20,7 +20,7 @@ from agentos_llm import DoneEvent, create_provider, errors
 from agentos_llm.providers.bedrock import BedrockProvider
 from agentos_llm.types import CompletionResponse
 
-SAMPLES_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "wire-samples" / "samples.jsonl"
+SAMPLES_FILE = Path(__file__).resolve().parent / "data" / "wire-samples" / "samples.jsonl"
 if not SAMPLES_FILE.is_file():
     pytest.skip(f"recorded wire samples not found at {SAMPLES_FILE}", allow_module_level=True)
 

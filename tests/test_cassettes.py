@@ -370,8 +370,9 @@ def test_scrubbing_removes_keys_before_recording() -> None:
 def test_no_keys_in_cassettes() -> None:
     files = sorted(p for p in CASSETTE_DIR.rglob("*") if p.is_file())
     assert any(p.suffix == ".yaml" for p in files), f"no cassettes under {CASSETTE_DIR}"
+    # `real` holds the real vendor responses (tests/test_cassettes_real.py): scanned like the emulator recordings.
     assert {p.parent.name for p in files} >= {"test_cassettes_bedrock", "test_cassettes_cohere",
-                                              "test_cassettes_voyage"}
+                                              "test_cassettes_voyage", "real"}
     leaks = []
     for path in files:
         # The file's lines, then those of every !!binary value decoded (an event stream, bytes headers).

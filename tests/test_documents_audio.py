@@ -261,7 +261,7 @@ def test_citations_from_a_whole_message_and_its_stream() -> None:
     assert plain.citations == []
 
 
-# Recorded Anthropic bodies, from pydantic-ai's MIT-licensed test recordings (see ../shared/wire-samples/README.md).
+# Recorded Anthropic bodies, from pydantic-ai's MIT-licensed test recordings (see tests/data/wire-samples/README.md).
 # Sample 038a220d53ce88bf (test_thinking_with_native_tool_wire_contract[anthropic], a whole answer): the text and
 # server_tool_use blocks verbatim; the thinking block and the 12 kB web_search_tool_result are left out.
 _E1 = ("Eo8BCioIEBgCIiRmMDIyNDhmOC1jZWJhLTRlNmMtYmU3MC0yMGZkNzI5ZWM4YTESDLqFcchGmRGNbzffjBoMXmWqEC3e9fxiYBdAIjCfD71"

@@ -33,7 +33,7 @@ from agentos_llm.testing.aws_eventstream import (  # noqa: E402
 from agentos_llm.testing.bedrock_invoke import rerank_score  # noqa: E402
 from agentos_llm.testing.emulator import Fault, Reply, WireEmulator  # noqa: E402
 
-SAMPLES_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "wire-samples" / "samples.jsonl"
+SAMPLES_FILE = Path(__file__).resolve().parent / "data" / "wire-samples" / "samples.jsonl"
 MODEL = "us.amazon.nova-micro-v1:0"
 USER = [{"role": "user", "content": [{"text": "What is the weather in Paris?"}]}]
 TOOLS = {"tools": [{"toolSpec": {"name": "get_weather", "description": "Weather of a city", "inputSchema": {

@@ -41,7 +41,7 @@ from agentos_llm.wire import voyage as wire
 
 KEY = "voyage-test-key-for-the-emulator-0123"
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES_FILE = ROOT.parent / "shared" / "wire-samples" / "samples.jsonl"
+SAMPLES_FILE = ROOT / "tests" / "data" / "wire-samples" / "samples.jsonl"
 WIRE_CHECK = ROOT.parent / "shared" / "tools" / "wire_check.py"
 DOCS = ["the cat sat on the mat", "dogs bark at night", "a cat and a dog play", "nothing relevant here"]
 

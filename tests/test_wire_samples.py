@@ -1,32 +1,25 @@
 """Conformance over real recorded vendor responses (OpenAI chat/embeddings/Responses, Anthropic messages, Gemini
 wire, and the token-counting endpoints of OpenAI, Anthropic and Gemini).
 
-Each sample of `../shared/wire-samples/samples.jsonl` (outside this repo; never copied into it) is served
-as recorded by a loopback HTTP server, a provider for the sample's vendor is pointed at it, and what the
-provider returns is checked against the sample's `expected` facts, the same way
-`../shared/tools/wire_check.py` checks them. Both the async and the sync paths are exercised.
+Each sample of `tests/data/wire-samples/samples.jsonl` (real answers recorded by pydantic-ai's test suite, MIT)
+is served as recorded by the loopback server of `wire_sample_server.py`, a provider for the sample's vendor is
+pointed at it, and what the provider returns is checked against the sample's `expected` facts. Both the async
+and the sync paths are exercised.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from wire_sample_server import SampleSlot, load_samples, serve_samples
 
 import agentos_llm
 from agentos_llm import errors
 from agentos_llm.provider import IProvider
 from agentos_llm.types import CompletionResponse, DoneEvent, TextDeltaEvent, ToolCallEvent
-
-SAMPLES_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "wire-samples" / "samples.jsonl"
-if not SAMPLES_FILE.is_file():
-    pytest.skip(f"recorded wire samples not found at {SAMPLES_FILE}", allow_module_level=True)
 
 KINDS = ("openai-chat", "openai-embeddings", "anthropic-messages", "gemini-generate", "gemini-embed",
          "openai-responses", "count-tokens")
@@ -84,8 +77,7 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def _load() -> list[dict[str, Any]]:
-    with SAMPLES_FILE.open(encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = load_samples()
     # The single-text Gemini endpoint answers one vector: a provider batches, so it never calls it.
     return [s for s in rows if s["kind"] in KINDS and not s["path"].endswith(":embedContent")
             and (s["kind"] != "count-tokens" or _count_api(s) is not None)]
@@ -106,80 +98,10 @@ def _ids(samples: list[dict[str, Any]]) -> list[str]:
 # ---------------------------------------------------------------- the loopback server
 
 
-class _Slot:
-    """The sample being served, and the requests that reached the server (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sample: dict[str, Any] | None = None
-        self._requests: list[tuple[str, str, Any]] = []
-
-    def serve(self, sample: dict[str, Any] | None) -> None:
-        with self._lock:
-            self._sample = sample
-            self._requests = []
-
-    def current(self) -> dict[str, Any] | None:
-        with self._lock:
-            return self._sample
-
-    def record(self, method: str, path: str, body: Any) -> None:
-        with self._lock:
-            self._requests.append((method, path, body))
-
-    def requests(self) -> list[tuple[str, str, Any]]:
-        with self._lock:
-            return list(self._requests)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes
-    slot: _Slot  # set on the subclass made for the server
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
-        self.slot.record(self.command, self.path, body)
-        sample = self.slot.current()
-        if sample is None:
-            payload = b'{"error": {"message": "no sample is being served"}}'
-            self.send_response(500)
-            self.send_header("content-type", "application/json")
-        else:
-            payload = (sample.get("body") or "").encode()
-            self.send_response(int(sample["status"]))
-            self.send_header("content-type", sample.get("content_type") or "application/json")
-            if sample.get("retry_after"):
-                self.send_header("retry-after", str(sample["retry_after"]))
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_POST = do_GET = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[int, _Slot]]:
-    slot = _Slot()
-    handler = type("Handler", (_Handler,), {"slot": slot})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, name="wire-samples", daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1], slot
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+def server() -> Iterator[tuple[int, SampleSlot]]:
+    with serve_samples() as served:
+        yield served
 
 
 class _Providers:
@@ -212,21 +134,21 @@ class _Providers:
 
 
 @pytest.fixture(scope="module")
-def sync_providers(server: tuple[int, _Slot]) -> Iterator[_Providers]:
+def sync_providers(server: tuple[int, SampleSlot]) -> Iterator[_Providers]:
     providers = _Providers(server[0])
     yield providers
     providers.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def async_providers(server: tuple[int, _Slot]) -> AsyncIterator[_Providers]:
+async def async_providers(server: tuple[int, SampleSlot]) -> AsyncIterator[_Providers]:
     providers = _Providers(server[0])
     yield providers
     await providers.aclose()
 
 
 @pytest.fixture
-def slot(server: tuple[int, _Slot]) -> Iterator[_Slot]:
+def slot(server: tuple[int, SampleSlot]) -> Iterator[SampleSlot]:
     yield server[1]
     server[1].serve(None)
 
@@ -369,7 +291,7 @@ def _check_embeddings(sample: dict[str, Any], vectors: list[list[float]], input_
         assert input_tokens == usage["input_tokens"]
 
 
-def _check_request(sample: dict[str, Any], slot: _Slot) -> None:
+def _check_request(sample: dict[str, Any], slot: SampleSlot) -> None:
     requests = slot.requests()
     assert len(requests) == 1, requests  # max_retries=0: exactly one request
     method, path, body = requests[0]
@@ -466,7 +388,7 @@ async def _run_async(provider: IProvider, sample: dict[str, Any]) -> None:
 
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("sample", SAMPLES, ids=_ids(SAMPLES))
-async def test_async(sample: dict[str, Any], slot: _Slot, async_providers: _Providers) -> None:
+async def test_async(sample: dict[str, Any], slot: SampleSlot, async_providers: _Providers) -> None:
     slot.serve(sample)
     provider = async_providers.get(sample)
     if _is_error(sample):
@@ -503,7 +425,7 @@ def _run_sync(provider: IProvider, sample: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=_ids(SAMPLES))
-def test_sync(sample: dict[str, Any], slot: _Slot, sync_providers: _Providers) -> None:
+def test_sync(sample: dict[str, Any], slot: SampleSlot, sync_providers: _Providers) -> None:
     slot.serve(sample)
     provider = sync_providers.get(sample)
     if _is_error(sample):

@@ -1,35 +1,27 @@
 """Conformance over the real recorded responses of AWS Bedrock (Converse, ConverseStream, InvokeModel embeddings,
 CountTokens), Cohere (v2 chat and embed, v1 tokenize) and Voyage AI (embeddings).
 
-As in `test_wire_samples.py`: each sample of `../shared/wire-samples/samples.jsonl` is served as recorded (the
-binary AWS event stream byte for byte) by a loopback server, the provider for its vendor is pointed there, and
-what it returns is checked against the sample's `expected` facts; the request that reached the server is checked
-too. Both the async and the sync paths run.
+As in `test_wire_samples.py`: each sample of `tests/data/wire-samples/samples.jsonl` is served as recorded
+(the binary AWS event stream byte for byte) by the loopback server of `wire_sample_server.py`, the provider for
+its vendor is pointed there, and what it returns is checked against the sample's `expected` facts; the request
+that reached the server is checked too. Both the async and the sync paths run.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
 import pytest_asyncio
+from wire_sample_server import SampleSlot, load_samples, serve_samples
 
 import agentos_llm
 from agentos_llm import errors
 from agentos_llm.provider import IProvider
 from agentos_llm.types import CompletionResponse, DoneEvent, TextDeltaEvent, ToolCallEvent
-
-SAMPLES_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "wire-samples" / "samples.jsonl"
-if not SAMPLES_FILE.is_file():
-    pytest.skip(f"recorded wire samples not found at {SAMPLES_FILE}", allow_module_level=True)
 
 KINDS = ("bedrock-converse", "bedrock-embed", "cohere-chat", "cohere-embed", "voyage-embed")
 EMBED_KINDS = ("bedrock-embed", "cohere-embed", "voyage-embed")
@@ -59,9 +51,7 @@ def _count_api(sample: dict[str, Any]) -> str | None:
 
 
 def _load() -> list[dict[str, Any]]:
-    with SAMPLES_FILE.open(encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return [s for s in rows if s["kind"] in KINDS or (s["kind"] == "count-tokens" and _count_api(s))]
+    return [s for s in load_samples() if s["kind"] in KINDS or (s["kind"] == "count-tokens" and _count_api(s))]
 
 
 SAMPLES = _load()
@@ -87,67 +77,16 @@ def _model(sample: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- the loopback server
 
 
-class _Slot:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.sample: dict[str, Any] | None = None
-        self.requests: list[tuple[str, str, Any]] = []
-
-    def serve(self, sample: dict[str, Any] | None) -> None:
-        with self._lock:
-            self.sample, self.requests = sample, []
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    slot: _Slot
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
-        self.slot.requests.append((self.command, self.path, body))
-        sample = self.slot.sample or {"status": 500, "body": '{"message": "no sample"}'}
-        binary = sample.get("body_b64")
-        payload = base64.b64decode(binary) if binary else (sample.get("body") or "").encode()
-        self.send_response(int(sample["status"]))
-        self.send_header("content-type", sample.get("content_type") or "application/json")
-        if sample.get("retry_after"):
-            self.send_header("retry-after", str(sample["retry_after"]))
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_POST = do_GET = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[int, _Slot]]:
-    slot = _Slot()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"slot": slot}))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    with pytest.MonkeyPatch.context() as mp:
+def server() -> Iterator[tuple[int, SampleSlot]]:
+    with serve_samples() as served, pytest.MonkeyPatch.context() as mp:
         for name, value in DUMMY_AWS.items():
             mp.setenv(name, value)
         for name in AWS_UNSET:
             mp.delenv(name, raising=False)
         mp.setenv("AWS_CONFIG_FILE", os.devnull)
         mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        try:
-            yield httpd.server_address[1], slot
-        finally:
-            httpd.shutdown()
-            httpd.server_close()
-            thread.join()
+        yield served
 
 
 class _Providers:
@@ -168,7 +107,7 @@ class _Providers:
 
 
 @pytest.fixture(scope="module")
-def sync_providers(server: tuple[int, _Slot]) -> Iterator[_Providers]:
+def sync_providers(server: tuple[int, SampleSlot]) -> Iterator[_Providers]:
     providers = _Providers(server[0])
     yield providers
     for p in providers.made.values():
@@ -176,7 +115,7 @@ def sync_providers(server: tuple[int, _Slot]) -> Iterator[_Providers]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def async_providers(server: tuple[int, _Slot]) -> AsyncIterator[_Providers]:
+async def async_providers(server: tuple[int, SampleSlot]) -> AsyncIterator[_Providers]:
     providers = _Providers(server[0])
     yield providers
     for p in providers.made.values():
@@ -184,7 +123,7 @@ async def async_providers(server: tuple[int, _Slot]) -> AsyncIterator[_Providers
 
 
 @pytest.fixture
-def slot(server: tuple[int, _Slot]) -> Iterator[_Slot]:
+def slot(server: tuple[int, SampleSlot]) -> Iterator[SampleSlot]:
     yield server[1]
     server[1].serve(None)
 
@@ -254,9 +193,10 @@ def _check_embeddings(sample: dict[str, Any], vectors: list[list[float]], input_
         assert input_tokens == usage["input_tokens"]
 
 
-def _check_request(sample: dict[str, Any], slot: _Slot) -> None:
-    assert len(slot.requests) == 1, slot.requests  # max_retries=0: exactly one request
-    method, path, body = slot.requests[0]
+def _check_request(sample: dict[str, Any], slot: SampleSlot) -> None:
+    requests = slot.requests()
+    assert len(requests) == 1, requests  # max_retries=0: exactly one request
+    method, path, body = requests[0]
     assert method == "POST" and isinstance(body, dict)
     kind, model = sample["kind"], _model(sample)
     if _provider_id(sample) == "bedrock":
@@ -332,7 +272,7 @@ def _run_sync(provider: IProvider, sample: dict[str, Any]) -> None:
 
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("sample", SAMPLES, ids=IDS)
-async def test_async(sample: dict[str, Any], slot: _Slot, async_providers: _Providers) -> None:
+async def test_async(sample: dict[str, Any], slot: SampleSlot, async_providers: _Providers) -> None:
     slot.serve(sample)
     provider = async_providers.get(sample)
     if _is_error(sample):
@@ -345,7 +285,7 @@ async def test_async(sample: dict[str, Any], slot: _Slot, async_providers: _Prov
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=IDS)
-def test_sync(sample: dict[str, Any], slot: _Slot, sync_providers: _Providers) -> None:
+def test_sync(sample: dict[str, Any], slot: SampleSlot, sync_providers: _Providers) -> None:
     slot.serve(sample)
     provider = sync_providers.get(sample)
     if _is_error(sample):

@@ -1,12 +1,17 @@
 """A loopback HTTP server that speaks vendor LLM wire formats with scripted answers and faults.
 
-The core in this module is dialect-agnostic: it owns the socket server, the script queue, the
-request log, delays, connection drops, chunked SSE framing and the common fault headers.  It
-routes every request by ``(method, path)`` to a :class:`Route` whose handler (a "dialect", e.g.
+The core is dialect-agnostic: it owns the socket server, the script queue, the request log, delays,
+connection drops, chunked SSE framing and the common fault headers.  It routes every request by
+``(method, path)`` to a :class:`Route` whose handler (a "dialect", e.g.
 :mod:`agentos_llm.testing.openai_wire`) turns the request plus the scripted item into a
-:class:`WireResponse`.
+:class:`WireResponse`.  By concern: the script items and dialect interface are in
+:mod:`agentos_llm.testing.emulator_types`, the HTTP server and framing in
+:mod:`agentos_llm.testing.emulator_http`, the faults around a correct answer in
+:mod:`agentos_llm.testing.emulator_faults`; this module keeps the emulator itself and re-exports the
+public names, so ``from agentos_llm.testing.emulator import Reply`` keeps working.
 
-Only the standard library is imported here so that the module stays cheap to import.
+The server holds hundreds of concurrent connections (streams included); only the standard library is
+imported here so that the module stays cheap to import.
 
 Example::
 
@@ -19,25 +24,32 @@ Example::
 from __future__ import annotations
 
 import collections
-import contextlib
-import http
-import json
-import re
-import select
-import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
-from agentos_llm.testing.emulator_faults import faulty_answer, send_slowly, transforms
+from agentos_llm.testing.emulator_faults import faulty_answer, transforms
+from agentos_llm.testing.emulator_http import EmulatorServer
+from agentos_llm.testing.emulator_types import (
+    Fault,
+    Handler,
+    RecordedRequest,
+    Reply,
+    Route,
+    WireRequest,
+    WireResponse,
+    argument_pieces,
+    not_found,
+    sse_event,
+    text_pieces,
+    word_count,
+)
 
 __all__ = [
     "Fault",
+    "Handler",
     "RecordedRequest",
     "Reply",
     "Route",
@@ -52,375 +64,6 @@ __all__ = [
 
 #: How many requests :attr:`WireEmulator.requests` keeps.
 MAX_RECORDED_REQUESTS = 1000
-
-_DISCONNECT_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
-
-
-# --------------------------------------------------------------------------------------------
-# Script items
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    """A scripted successful answer.
-
-    ``None`` token counts are computed from the request / reply text (roughly one token per
-    word).  When a ``Reply`` is popped by an endpoint that does not produce text (embeddings),
-    only its ``delay`` is honoured.
-    """
-
-    text: str = ""
-    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    reasoning: str | None = None
-    finish_reason: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    model: str | None = None
-    delay: float = 0.0
-    quirk: str | tuple[str, ...] = ()
-    """Host quirks to answer with, one name or several (see ``openai_wire.QUIRKS``)."""
-
-    @classmethod
-    def tool_call(cls, name: str, arguments: dict[str, Any], **kw: Any) -> Reply:
-        """A reply that calls one tool ``name`` with ``arguments``."""
-        return cls(tool_calls=[(name, arguments)], **kw)
-
-
-@dataclass
-class Fault:
-    """A scripted failure.
-
-    Precedence when several kinds are set: ``drop_after_events`` > ``malformed`` >
-    ``stream_error`` > plain ``status`` error.  ``drop_after_events`` on a whole (non-stream)
-    response: ``0`` closes the socket without any response, ``N > 0`` sends the headers and
-    half of the body, then closes.  ``stream_error`` on a non-stream request becomes a plain
-    ``status`` error whose body is ``{"error": stream_error}``.
-    """
-
-    status: int = 500
-    body: str | dict[str, Any] | None = None
-    code: str | None = None
-    retry_after: str | None = None
-    retry_after_ms: str | None = None
-    malformed: bool = False
-    drop_after_events: int | None = None
-    delay: float = 0.0
-    stream_error: dict[str, Any] | None = None
-    # Faults of a server that misbehaves around a correct answer (see agentos_llm.testing.emulator_faults);
-    # any of them takes precedence over the kinds above.
-    reply: Reply | None = None
-    """The answer the faults below send, transformed (None: the endpoint's default answer)."""
-    raw_body: bytes | None = None
-    """Exactly these bytes, with ``status`` and ``content_type`` (guessed when None)."""
-    content_type: str | None = None
-    """The content type to send instead of the right one."""
-    pad_bytes: int = 0
-    """That many bytes of JSON whitespace added to the answer (a huge body)."""
-    invalid_utf8: bool = False
-    """The answer's text carries bytes that are not UTF-8."""
-    trickle: float | None = None
-    """The answer's bytes sent in small pieces spread over this many seconds."""
-    cut_after_events: int | None = None
-    """An event stream that ends cleanly after this many events; a whole body cut in half."""
-    reset: bool = False
-    """The connection closed before any byte of an answer (streams too)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Dialect interface
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class RecordedRequest:
-    """One request received by the emulator."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    query: str = ""
-
-
-@dataclass
-class WireRequest:
-    """A parsed request handed to a dialect handler."""
-
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: Any
-    params: dict[str, str]
-    number: int
-    emulator: WireEmulator
-
-
-@dataclass
-class WireResponse:
-    """What a dialect handler answers; the core frames and sends it.
-
-    ``events`` set means a streamed response: each item is one complete encoded event (see
-    :func:`sse_event`) sent as one HTTP/1.1 chunk.  Otherwise ``body`` is sent with a
-    ``Content-Length``.
-    """
-
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    events: list[bytes] | None = None
-    drop_after_events: int | None = None
-    close_without_response: bool = False
-    trickle: float | None = None
-    cut_after_events: int | None = None
-
-    @classmethod
-    def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> WireResponse:
-        """A whole ``application/json`` response."""
-        return cls(
-            status=status,
-            headers={"content-type": "application/json", **(headers or {})},
-            body=json.dumps(data, separators=(",", ":")).encode(),
-        )
-
-    @classmethod
-    def stream(cls, events: list[bytes], status: int = 200) -> WireResponse:
-        """A chunked ``text/event-stream`` response."""
-        return cls(
-            status=status,
-            headers={"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"},
-            events=events,
-        )
-
-
-Handler = Callable[[WireRequest, Reply | Fault | None], WireResponse]
-
-
-@dataclass(frozen=True)
-class Route:
-    """Maps ``method`` + a path regex (matched with ``search``, so any prefix) to a handler.
-
-    ``scripted`` routes pop the next script item for every request; ``accepts`` can further
-    restrict the route (e.g. by a vendor header) so dialects sharing a path can coexist.
-    """
-
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
-    scripted: bool = True
-    accepts: Callable[[WireRequest], bool] | None = None
-
-
-_PIECE = re.compile(r"\s*\S+|\s+$")
-
-
-def word_count(text: str) -> int:
-    """The emulator's token count: one token per word."""
-    return len(text.split())
-
-
-def text_pieces(text: str) -> list[str]:
-    """``text`` as streamed deltas: word pieces that keep their leading whitespace (joined they give ``text``)."""
-    return _PIECE.findall(text)
-
-
-def argument_pieces(arguments: str) -> list[str]:
-    """Tool-call argument JSON as streamed fragments: three pieces (one when it is too short to split)."""
-    if len(arguments) < 3:
-        return [arguments]
-    third = len(arguments) // 3
-    return [arguments[:third], arguments[third : 2 * third], arguments[2 * third :]]
-
-
-def sse_event(data: Any, event: str | None = None) -> bytes:
-    """Encode one server-sent event; ``data`` is JSON-encoded unless it is already a ``str``."""
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    if event is None:
-        return b"data: " + payload.encode() + b"\n\n"
-    return b"event: " + event.encode() + b"\ndata: " + payload.encode() + b"\n\n"
-
-
-def _not_found(path: str) -> WireResponse:
-    return WireResponse.json(
-        {
-            "error": {
-                "message": f"Unknown request URL: {path}",
-                "type": "invalid_request_error",
-                "code": "unknown_url",
-                "param": None,
-            }
-        },
-        status=404,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# HTTP plumbing
-# --------------------------------------------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], emulator: WireEmulator) -> None:
-        self.emulator = emulator
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, addr = super().get_request()
-        with contextlib.suppress(OSError):  # a platform without TCP_NODELAY
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock, addr
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.connections_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (*_DISCONNECT_ERRORS, TimeoutError)) or not self.emulator._running:
-            return
-        super().handle_error(request, client_address)  # pragma: no cover - emulator bug
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            conns = list(self.connections)
-        for sock in conns:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "agentos-emulator"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default per-request logging."""
-
-    def _dispatch(self) -> None:
-        emulator = cast(_Server, self.server).emulator
-        try:
-            raw = self._read_body()
-        except (ValueError, OSError):
-            self.close_connection = True
-            return
-        path, _, query = self.path.partition("?")
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        body: Any = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
-        response = emulator._handle(self.command, path, query, headers, body, gone=self._client_gone)
-        try:
-            self._send(response)
-        except _DISCONNECT_ERRORS:
-            self.close_connection = True
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
-
-    def _client_gone(self) -> bool:
-        """Whether the client closed its connection (or reset it) while its answer was being prepared."""
-        try:
-            if not select.select([self.connection], [], [], 0)[0]:
-                return False
-            return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
-        except (OSError, ValueError):
-            return True
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(parts)
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _head(self, response: WireResponse, extra: str) -> bytes:
-        try:
-            phrase = http.HTTPStatus(response.status).phrase
-        except ValueError:
-            phrase = "Unknown"
-        lines = [f"HTTP/1.1 {response.status} {phrase}\r\nserver: agentos-emulator\r\n"]
-        lines.extend(f"{k}: {v}\r\n" for k, v in response.headers.items())
-        if self.close_connection:
-            lines.append("connection: close\r\n")
-        lines.append(extra)
-        lines.append("\r\n")
-        return "".join(lines).encode("latin-1")
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _send(self, response: WireResponse) -> None:
-        if response.close_without_response:
-            self._drop()
-            return
-        if response.trickle is not None or response.cut_after_events is not None:
-            self._send_faulty(response)
-            return
-        write = self.wfile.write
-        drop = response.drop_after_events
-        if response.events is None:
-            body = response.body
-            head = self._head(response, f"content-length: {len(body)}\r\n")
-            if drop:
-                write(head + body[: len(body) // 2])
-                self._drop()
-            else:
-                write(head + body)
-            return
-        events = response.events
-        if drop is not None:
-            # Never send the final event ([DONE] or the like): the stream must end mid-way.
-            events = events[: max(0, min(drop, len(events) - 1))]
-        write(self._head(response, "transfer-encoding: chunked\r\n"))
-        for event in events:
-            write(b"%x\r\n%s\r\n" % (len(event), event))
-        if drop is not None:
-            self._drop()
-        else:
-            write(b"0\r\n\r\n")
-
-
-    def _send_faulty(self, response: WireResponse) -> None:
-        """An answer cut short cleanly (``cut_after_events``) and/or sent slowly (``trickle``)."""
-        cut = response.cut_after_events
-        if response.events is None:
-            body = response.body if cut is None else response.body[: len(response.body) // 2]
-            head = self._head(response, f"content-length: {len(body)}\r\n")
-        else:
-            events = response.events if cut is None else response.events[:cut]
-            head = self._head(response, "transfer-encoding: chunked\r\n")
-            body = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events) + b"0\r\n\r\n"
-        if response.trickle:
-            send_slowly(self.wfile.write, head, body, response.trickle)
-        else:
-            self.wfile.write(head + body)
 
 
 # --------------------------------------------------------------------------------------------
@@ -471,7 +114,7 @@ class WireEmulator:
         self._routes: list[Route] = [*anthropic_wire.routes(), *gemini_wire.routes(), *bedrock_wire.routes(),
                                      *cohere_wire.routes(), *voyage_wire.routes(), *responses_wire.routes(),
                                      *openai_wire.routes()]
-        self._server: _Server | None = None
+        self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
         self._running = False
 
@@ -482,7 +125,7 @@ class WireEmulator:
         with self._lock:
             if self._server is not None:
                 return self
-            server = _Server((self.host, self.port), self)
+            server = EmulatorServer((self.host, self.port), self)
             self._server = server
             self._running = True
             self._thread = threading.Thread(
@@ -653,7 +296,7 @@ class WireEmulator:
                 break
         item: Reply | Fault | None = None
         if route is None:
-            response = _not_found(path)
+            response = not_found(path)
         else:
             if route.scripted:
                 with self._lock:
