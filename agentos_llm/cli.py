@@ -1,16 +1,19 @@
-"""The `agentos-llm` command: `providers`, `discover`, `chat` and an offline `demo`."""
+"""The `agentos-llm` command: the entry point, `providers`, `discover` and the offline `demo`; the other
+commands live in `cli_<command>.py`. Exit codes (docs/cli.md): 0 success, 1 a provider error, 2 a usage or
+configuration error."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
-from .defaults import key_env_hint
-from .errors import AgentOSLLMError, ConfigurationError
+from .cli_common import EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, scrub
+from .errors import AgentOSLLMError, ConfigurationError, UnsupportedCapabilityError
 
 __all__ = ["main"]
 
@@ -20,6 +23,7 @@ def _providers(args: argparse.Namespace) -> int:
 
     manager = AIModelProviderManager.from_env()
     print(manager.describe())
+    manager.close()
     return 0
 
 
@@ -52,32 +56,9 @@ def _discover(args: argparse.Namespace) -> int:
             model = f"/{first.default_model}" if first.default_model else ""
             print(f"\nTry: agentos-llm chat --model {first.provider_id}{model} \"hello\"  "
                   "(set its *_BASE_URL env var, or use AIModelProviderManager.from_env(discover=True))")
-    return 0 if found.found else 1
-
-
-def _chat(args: argparse.Namespace) -> int:
-    from .manager import AIModelProviderManager
-
-    manager = AIModelProviderManager.from_env()
-    if not manager.providers:
-        print(f"agentos-llm: no provider configured. Set one of these (checked in this order): "
-              f"{key_env_hint()}", file=sys.stderr)
-        for pid, why in manager.skipped.items():
-            print(f"  {pid}: {why}", file=sys.stderr)
-        return 2
-    route = manager.resolve(args.model)
-    print(f"[{route.provider.provider_id}/{route.model}: {route.reason}]", file=sys.stderr)
-    if args.stream:
-        for event in manager.stream_sync(args.model, args.prompt):
-            if event.type == "text_delta":
-                print(event.delta, end="", flush=True)
-            elif event.type == "done":
-                print()
-                _print_usage(event.response.usage)
-        return 0
-    response = manager.generate_sync(args.model, args.prompt)
-    print(response.text)
-    _print_usage(response.usage)
+    if not found.found:
+        print("No local model server answered. Start one (Ollama, vLLM, llama.cpp, LM Studio ...), or point at "
+              "it with --url ID=URL or its *_BASE_URL env var.")
     return 0
 
 
@@ -180,10 +161,27 @@ def _demo_other_vendors(emulator: Any, history: list[Any], tool: Any) -> None:
             print(f"   the OpenAI tool-call history continues here: {moved.text!r}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `agentos-llm` command."""
-    parser = argparse.ArgumentParser(prog="agentos-llm", description="One interface over every LLM provider.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .cli_chat import add_chat_parser
+    from .cli_doctor import add_doctor_parser
+    from .cli_embed import add_embed_parser
+    from .cli_login import add_login_parsers
+    from .cli_models import add_models_parser
+    from .cli_quota import add_quota_parser
+    from .cli_setup import add_setup_parser
+    from .cli_structured import add_structured_parser
+    from .cli_usage import add_usage_parser
+
+    parser = argparse.ArgumentParser(prog="agentos-llm", description="One interface over every LLM provider.",
+                                     epilog="Exit codes: 0 success, 1 provider error, 2 usage or configuration "
+                                            "error. See docs/cli.md.")
+    parser.add_argument("--version", action="version", version=f"agentos-llm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_chat_parser(sub)
+    add_structured_parser(sub)
+    add_embed_parser(sub)
+    add_models_parser(sub)
     sub.add_parser("providers", help="what auto-detect found, and from where").set_defaults(fn=_providers)
     discover = sub.add_parser("discover", help="probe the local model servers (Ollama, vLLM, llama.cpp, ...)")
     discover.add_argument("--provider", action="append", metavar="ID",
@@ -193,29 +191,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     discover.add_argument("--deadline", type=float, default=3.0, help="seconds for the whole run (default 3)")
     discover.add_argument("--json", action="store_true", help="print the result as JSON")
     discover.set_defaults(fn=_discover)
-    chat = sub.add_parser("chat", help="send one prompt")
-    chat.add_argument("prompt")
-    chat.add_argument("--model", help="provider/model, a provider id, or a model (default: first provider found)")
-    chat.add_argument("--stream", action="store_true", help="print the answer as it streams")
-    chat.set_defaults(fn=_chat)
-    sub.add_parser("demo", help="run everything offline against the built-in emulator").set_defaults(fn=_demo)
-    from .cli_usage import add_usage_parser
-    add_usage_parser(sub)
-    from .cli_quota import add_quota_parser
+    add_doctor_parser(sub)
     add_quota_parser(sub)
-    from .cli_setup import add_setup_parser
+    add_usage_parser(sub)
     add_setup_parser(sub)
-    from .cli_login import add_login_parsers
     add_login_parsers(sub)
-    args = parser.parse_args(argv)
+    sub.add_parser("demo", help="run everything offline against the built-in emulator").set_defaults(fn=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `agentos-llm` command; returns the exit code (0 success, 1 provider error, 2 usage or
+    configuration error; argparse exits with 2 itself on bad arguments)."""
+    args = _parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except ConfigurationError as exc:
-        print(f"agentos-llm: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigurationError, UnsupportedCapabilityError) as exc:
+        # Both are said before anything is sent: the command or the configuration must change.
+        print(f"agentos-llm: {scrub(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     except AgentOSLLMError as exc:
-        print(f"agentos-llm: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        print(f"agentos-llm: {type(exc).__name__}: {scrub(str(exc))}", file=sys.stderr)
+        return EXIT_PROVIDER
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error of ours; stop writing to the closed pipe.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ import calendar
 import html
 import importlib
 import json
+import os
 import re
 import sys
 import time
@@ -75,10 +76,13 @@ def _usage(args: argparse.Namespace) -> int:
         raise ConfigurationError(str(exc)) from None
     store = open_store(args.store)
     if isinstance(store, SQLiteStore) and not store.path.exists():
-        # Reading must not create an empty ledger where the user did not expect one.
-        print(f"agentos-llm: no usage ledger at {store.path} (nothing recorded yet; pass --store or set "
-              f"{LEDGER_ENV})", file=sys.stderr)
-        return 1
+        # Reading must not create an empty ledger where the user did not expect one. A ledger the user named
+        # that is not there is a usage error; the default one missing only means nothing was recorded yet.
+        if args.store or os.environ.get(LEDGER_ENV):
+            raise ConfigurationError(f"no usage ledger at {store.path} (check --store or {LEDGER_ENV})")
+        print(f"No usage recorded yet: no ledger at {store.path} (attach a ledger to record calls; or pass "
+              f"--store or set {LEDGER_ENV})", file=sys.stderr)
+        return 0
     try:
         rows = store.summary(since=since, by=by)
         total = store.summary(since=since, by=())

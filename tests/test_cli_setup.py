@@ -32,8 +32,9 @@ def clean_env(config: Path, **extra: str) -> dict[str, str]:
 
 
 def cli(config: Path, *args: str, stdin: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+    # No inherited stdin: `chat` reads a piped stdin before its prompt, as `llm` does.
     return subprocess.run([sys.executable, "-m", "agentos_llm.cli", *args], capture_output=True, text=True,
-                          input=stdin, env=clean_env(config, **extra), timeout=120)
+                          input=stdin if stdin is not None else "", env=clean_env(config, **extra), timeout=120)
 
 
 @pytest.fixture
@@ -283,7 +284,7 @@ def test_interactive_setup_then_chat_uses_the_written_default(config: Path, emul
     done = cli(config, "setup", "--non-interactive", "--provider", "openai", "--api-key", "-", "--base-url",
                emulator.openai_base_url, "--default-model", "gpt-4o-mini", stdin=SECRET + "\n")
     assert done.returncode == 0, done.stderr
-    chat = cli(config, "chat", "hello from the config")
+    chat = cli(config, "chat", "-v", "hello from the config")
     assert chat.returncode == 0, chat.stderr
     assert "[openai/gpt-4o-mini: no model given: the default model openai/gpt-4o-mini" in chat.stderr
     assert "hello from the config" in chat.stdout  # the emulator echoes

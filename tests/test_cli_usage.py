@@ -96,7 +96,7 @@ def test_names_are_escaped_in_html() -> None:
 
 def test_errors_and_missing_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "none.sqlite3"
-    assert main(["usage", "--store", str(missing)]) == 1
+    assert main(["usage", "--store", str(missing)]) == 2  # a ledger named but not there: a usage error
     assert "no usage ledger" in capsys.readouterr().err and not missing.exists()
     assert main(["usage", "--store", str(missing), "--by", "colour"]) == 2
     assert "cannot group by 'colour'" in capsys.readouterr().err
