@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -40,6 +41,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "Credential",
     "ResolvedSettings",
+    "check_base_url",
     "config_path",
     "load_config",
     "load_settings",
@@ -280,7 +282,8 @@ def resolve_settings(spec: ProviderSpec, *, api_key: str | SecretStr | None = No
     headers.update(default_headers or {})
     models, _ = found.first("models")
     return ResolvedSettings(
-        credential=credential, profile=found.profile, base_url=_base_url(spec, base_url, env, found),
+        credential=credential, profile=found.profile,
+        base_url=check_base_url(*_base_url_from(spec, base_url, env, found), spec.id),
         default_model=model, default_model_source=model_source, headers=headers,
         models=tuple(models) if models is not None else None,
         section=found.section, config_path=path, from_config=from_config,
@@ -318,14 +321,53 @@ def _credential(spec: ProviderSpec, found: _Tables, api_key: str | SecretStr | N
 
 
 def _base_url(spec: ProviderSpec, base_url: str | None, env: Mapping[str, str], found: _Tables) -> str | None:
+    return _base_url_from(spec, base_url, env, found)[0]
+
+
+def _base_url_from(spec: ProviderSpec, base_url: str | None, env: Mapping[str, str], found: _Tables
+                   ) -> tuple[str | None, str]:
+    """The base URL and the setting it came from (for errors)."""
     if base_url:
-        return base_url
+        return base_url, "base_url"
     if spec.base_url_env and env.get(spec.base_url_env):
-        return env[spec.base_url_env]
+        return env[spec.base_url_env], spec.base_url_env
     configured, _ = found.first("base_url")
     if configured:
-        return str(configured)
-    return spec.base_url or None
+        return str(configured), f"base_url under [providers.{found.section}] in {found.path}"
+    return spec.base_url or None, f"the base URL of {spec.id}"
+
+
+def check_base_url(url: str | None, setting: str, provider: str) -> str | None:
+    """`url` when it is an http(s) URL with a host (None passes); otherwise a `ConfigurationError` naming the
+    `setting` it came from, raised when the provider is built rather than after the first call's retries."""
+    if url is None:
+        return None
+    problem = _url_problem(url)
+    if problem is None:
+        return url
+    hint = ""
+    if isinstance(url, str) and url and "://" not in url and not any(c.isspace() for c in url):
+        local = url.startswith(("localhost", "127.", "0.0.0.0", "[::1]"))
+        hint = f"; did you mean '{'http' if local else 'https'}://{url}'?"
+    raise ConfigurationError(f"{setting} for {provider} is not a URL: {url!r} {problem} (it must look like "
+                             f"'https://host[:port]/path'){hint}")
+
+
+def _url_problem(url: object) -> str | None:
+    if not isinstance(url, str):
+        return f"is a {type(url).__name__}, not a string"
+    if url != url.strip() or any(c.isspace() for c in url):
+        return "contains whitespace"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises here
+    except ValueError as exc:
+        return f"cannot be parsed ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return f"has the scheme {parts.scheme!r}, not http or https" if parts.scheme else "has no scheme"
+    if not parts.hostname:
+        return "has no host"
+    return None
 
 
 def resolve_credential(spec: ProviderSpec, api_key: str | SecretStr | None = None, *,

@@ -42,7 +42,25 @@ __all__ = [
 
 
 class AgentOSLLMError(Exception):
-    """Root of every exception this library raises."""
+    """Root of every exception this library raises.
+
+    Every one pickles with its fields (to another process, a task queue, a cache), whatever its constructor
+    takes; the vendor exception an error translates (`vendor_exception`) is left behind.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds through `__init__(*args)`, which fails for constructors that take fields,
+        # not the message; rebuild from the message and the instance's fields instead.
+        state = {k: v for k, v in self.__dict__.items() if k != "vendor_exception"}
+        return (_restore, (type(self), self.args, state))
+
+
+def _restore(cls: type[AgentOSLLMError], args: tuple[Any, ...], state: dict[str, Any]) -> AgentOSLLMError:
+    err = cls.__new__(cls, *args)
+    # ImportError keeps its message in `msg` (MissingDependencyError); every other one in `args`.
+    (ImportError if isinstance(err, ImportError) else Exception).__init__(err, *args)
+    err.__dict__.update(state)
+    return err
 
 
 class ProviderError(AgentOSLLMError):
@@ -84,12 +102,9 @@ class ProviderError(AgentOSLLMError):
     vendor_exception: BaseException | None = None
     """The vendor SDK's exception this error translates (not chained, so tracebacks never print it)."""
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        state = {k: v for k, v in self.__dict__.items() if k != "vendor_exception"}
-        return (_rebuild, (type(self), self.message, state))
-
 
 def _rebuild(cls: type[ProviderError], message: str, state: dict[str, Any]) -> ProviderError:
+    """Unpickles a `ProviderError` pickled by an earlier version."""
     err = cls.__new__(cls)
     Exception.__init__(err, message)
     err.__dict__.update(state)
@@ -220,13 +235,17 @@ class ConfigurationError(AgentOSLLMError):
 
 
 class MissingDependencyError(ConfigurationError, ImportError):
-    """A provider's optional SDK is not installed; the message has the exact pip line."""
+    """A provider's optional SDK is not installed; the message has the exact pip line.
 
-    def __init__(self, extra: str, module: str) -> None:
+    `context` opens the message with what wanted the provider ("OPENAI_API_KEY is set").
+    """
+
+    def __init__(self, extra: str, module: str, *, context: str = "") -> None:
         self.extra = extra
         self.module = module
         self.pip_command = f'pip install "agentos-llm[{extra}]"'
-        super().__init__(f"the {module!r} package is needed for this provider: {self.pip_command}")
+        what = f"the {module!r} package is needed for this provider: {self.pip_command}"
+        super().__init__(f"{context}, but {what}" if context else what)
 
 
 class UnsupportedCapabilityError(AgentOSLLMError):
@@ -238,10 +257,6 @@ class UnsupportedCapabilityError(AgentOSLLMError):
         self.detail = detail
         msg = f"provider {provider!r} does not support {capability}"
         super().__init__(f"{msg}: {detail}" if detail else msg)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Rebuilt from its own arguments (the default would pass the message as `provider`).
-        return (type(self), (self.provider, self.capability, self.detail))
 
 
 class StructuredOutputError(AgentOSLLMError):

@@ -2,10 +2,11 @@
 
 Routing forms: `provider/model` and `provider:model` (the prefix is stripped before the vendor sees
 it), a bare provider id (its default model), a bare model (the first provider whose catalog lists
-it, else the default provider), or the name of a route (`routes=` / `add_route` / the config file's
-`[routes]`: model ids tried in order). A request moves to another provider only along its route or the
-call's `fallback=[...]`. The calls themselves, with fallback, breakers, limits, credential rotation and
-hedging, are in `agentos_llm.manager_calls`.
+it, else the default provider, unless its "namespace/" looks like a misspelt provider id:
+`agentos_llm.routing.check_prefix` says when that is refused), or the name of a route (`routes=` /
+`add_route` / the config file's `[routes]`: model ids tried in order). A request moves to another
+provider only along its route or the call's `fallback=[...]`. The calls themselves, with fallback,
+breakers, limits, credential rotation and hedging, are in `agentos_llm.manager_calls`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .catalog import catalog_entry
 from .defaults import PROVIDERS, auto_detect_order, key_env_hint
 from .errors import AgentOSLLMError, ConfigurationError, MissingDependencyError
 from .fallback import Router
@@ -23,7 +25,7 @@ from .manager_calls import OnFallback, RoutedCalls
 from .model_definitions import defined_info, defined_infos, merge_options, route_named
 from .provider import IProvider
 from .registry import create_provider, defined_providers
-from .routing import Route
+from .routing import Route, check_prefix
 from .routing_guard import HopGuard, LimitsArg, RotateArg, store_from_url
 from .types import HealthStatus, ModelInfo
 
@@ -71,6 +73,8 @@ class AIModelProviderManager(RoutedCalls):
             self.attach_ledger(ledger, budgets=budgets)
         self.skipped: dict[str, str] = {}
         """Providers auto-detect saw but could not build, with the reason."""
+        self._missing: dict[str, tuple[MissingDependencyError, str]] = {}
+        """Skipped providers whose extra is not installed: the error, and why the provider was wanted."""
         self.default_model: str | None = None
         """What a call without a model uses ("provider/model"; None: the default provider's default model)."""
         self.default_model_source: str | None = None
@@ -136,7 +140,7 @@ class AIModelProviderManager(RoutedCalls):
             try:
                 provider = create_provider(pid, env=environ, **provider_kwargs)
             except AgentOSLLMError as exc:  # a missing extra, a bad key source, a sign-in that cannot refresh
-                manager.skipped[pid] = f"{why}, but {exc}"
+                manager._skip(pid, why, exc)
                 continue
             manager.register(provider, reason=why)
         if discover:
@@ -189,17 +193,40 @@ class AIModelProviderManager(RoutedCalls):
             try:
                 provider = found.create(**kwargs)
             except (MissingDependencyError, ConfigurationError) as exc:
-                self.skipped[pid] = f"discovered at {found.base_url}, but {exc}"
+                self._skip(pid, f"discovered at {found.base_url}", exc)
                 continue
             provider._remember_models(list(found.models))  # what the probe listed: no second listing call
             if found.default_model and provider.default_model == found.default_model:
                 provider.default_model_source = f"discovered at {found.base_url}"
             self.skipped.pop(pid, None)
+            self._missing.pop(pid, None)
             self.register(provider, reason=f"discovered at {found.base_url}")
         for s in discovery.skipped:
             # A closed default port is not news; a configured URL, or a server that answered badly, is.
             if s.provider_id not in self._providers and (s.answered or s.source != "default"):
                 self.skipped.setdefault(s.provider_id, f"probed at {s.base_url}: {s.reason}")
+
+    def _skip(self, provider_id: str, why: str, exc: AgentOSLLMError) -> None:
+        """Records a provider that was wanted (`why`) but could not be built."""
+        self.skipped[provider_id] = f"{why}, but {exc}"
+        if isinstance(exc, MissingDependencyError):
+            self._missing[provider_id] = (exc, why)
+
+    def _install_hint(self, provider_id: str | None = None) -> MissingDependencyError | None:
+        """The error to raise when a provider (None: any) is missing only because its extra is not installed:
+        it names the pip line, where "set OPENAI_API_KEY" would send the user after a key they have set."""
+        if provider_id is not None:
+            found = self._missing.get(provider_id)
+            if found is None:
+                return None
+            exc, why = found
+            return MissingDependencyError(exc.extra, exc.module, context=f"provider {provider_id!r} is not ready: "
+                                                                         f"{why}")
+        if not self._missing:
+            return None
+        (first, (exc, why)), *others = self._missing.items()
+        also = "".join(f" ({pid} too: {e.pip_command})" for pid, (e, _) in others)
+        return MissingDependencyError(exc.extra, exc.module, context=f"no provider is ready{also}; {first}: {why}")
 
     def register(self, provider: IProvider, *, reason: str = "registered") -> None:
         """Adds (or replaces) a provider under its `provider_id` (with its config file's
@@ -277,11 +304,14 @@ class AIModelProviderManager(RoutedCalls):
             return self._providers[self._default]
         for provider in self._providers.values():
             return provider
-        raise ConfigurationError(
+        raise self._install_hint() or ConfigurationError(
             f"no provider is configured: set one of {key_env_hint()} (checked in this order), "
             "or register a provider")
 
     def _not_configured(self, provider_id: str) -> ConfigurationError:
+        missing = self._install_hint(provider_id)
+        if missing is not None:
+            return missing
         spec = PROVIDERS.get(provider_id) or defined_providers().get(provider_id)
         if spec is None:
             return ConfigurationError(f"unknown provider {provider_id!r}; registered: "
@@ -330,7 +360,13 @@ class AIModelProviderManager(RoutedCalls):
         for p in self._providers.values():
             if p.supports_model(model):
                 return Route(p, model, f"the catalog of {p.provider_id!r} lists {model!r}")
+        for pid in self._missing:  # a model of a provider skipped for its extra: say so, not "sent elsewhere"
+            spec = PROVIDERS.get(pid)
+            hint = self._install_hint(pid) if spec is not None and catalog_entry(spec.host_id, model) else None
+            if hint is not None:
+                raise hint
         p = self.default_provider
+        check_prefix(model, [*self._providers, *PROVIDERS, *defined_providers()], p)
         return Route(p, model, f"no catalog lists {model!r}: default provider {p.provider_id!r}")
 
     def describe(self, model: str | None = None) -> str:
@@ -343,7 +379,13 @@ class AIModelProviderManager(RoutedCalls):
             route = self.resolve(model)
             return (f"{model} -> {route.provider.provider_id}/{route.model} ({route.reason}; key from "
                     f"{route.provider.credential_source or 'no key'})")
-        if not self._providers:
+        missing = self._install_hint()
+        if not self._providers and missing is not None:
+            extras = ",".join(dict.fromkeys(e.extra for e, _ in self._missing.values()))
+            wanted = "; ".join(f"{pid}: {why}" for pid, (_, why) in self._missing.items())
+            lines = [f"no provider ready ({wanted}), but the extras are not installed: "
+                     f'pip install "agentos-llm[{extras}]"']
+        elif not self._providers:
             lines = [f"no provider configured; set one of: {key_env_hint()}, or run: agentos-llm setup"]
         else:
             default = self.default_provider.provider_id

@@ -57,7 +57,7 @@ class ModelDefinition:
 
     def info(self, base: ModelInfo | None = None) -> ModelInfo:
         """The definition as a `ModelInfo` (its name as the id), completed from what is known of its model."""
-        update: dict[str, Any] = {"id": self.name, "provider": self.provider, "source": "definition",
+        update: dict[str, Any] = {"id": self.name, "provider": self.provider, "source": "definition", "known": True,
                                   "display_name": self.display_name or (base.display_name if base else None)}
         if isinstance(self.prices, ModelInfo):
             update.update(input_price=self.prices.input_price, output_price=self.prices.output_price,

@@ -10,12 +10,14 @@ import importlib
 import inspect
 import math
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from .apis import get_api, resolve_api
+from .credentials import check_base_url
 from .defaults import PROVIDERS, ProviderSpec, get_spec
 from .errors import ConfigurationError, MissingDependencyError
 from .pricing import register_prices
@@ -35,6 +37,8 @@ __all__ = [
     "provider_const",
     "provider_env",
     "provider_value",
+    "temporary_provider",
+    "undefine_provider",
 ]
 
 _SDK_MODULE = {"openai": "openai", "anthropic": "anthropic", "gemini": "google.genai", "bedrock": "boto3",
@@ -228,6 +232,14 @@ class _Defined:
     config: dict[str, ConfigValue]
     cls: type[IProvider]
     secret_envs: tuple[str, ...] = field(default=())
+    prices: Mapping[str, Mapping[str, float]] | None = None
+    icon: str | None = None
+    base_host: str | None = None
+
+    def register_extras(self) -> None:
+        """Registers the definition's prices and icon (validated: a bad one raises `ConfigurationError`)."""
+        register_prices(self.name, self.prices)
+        register_icon(self.name, self.icon, self.base_host)
 
     def resolved_config(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         env = os.environ if environ is None else environ
@@ -241,6 +253,8 @@ class _Defined:
             source = self.config[key]
             if source.secret and isinstance(value, str):
                 register_secret(value)
+            if key == "base_url" and "base_url" not in merged:  # a bad URL names its variable, and fails now
+                check_base_url(value, source.env or "base_url", self.name)
             if key == "api_key" and source.env and environ.get(source.env):
                 continue  # found by the spec's key_env, so credential_source names the env var
             if value is not None and key not in merged:
@@ -282,6 +296,17 @@ def define_provider(
     1M tokens per model (`{"my-model": {"input": 0.5, "output": 1.5, "cached": 0.05, "cache_write": 0.6}}`),
     used for models no other price source knows (see docs/quota-and-cost.md). `icon` is an http(s) URL or a
     `data:` URI (`get_icon()`; default: the base host's). Everything is documented in docs/custom-providers.md.
+
+    Where overrides run: an override of an async method runs on the caller's event loop when awaited; its
+    `_sync` twin (`generate_sync`, `stream_sync`, `list_models_sync`, ...) runs that async method on the sync
+    bridge, one shared daemon thread ("agentos-llm-sync-bridge") with its own event loop, and blocks the calling
+    thread until it is done. So from a `_sync` call the override sees neither the caller's thread-locals nor
+    its context variables, and a blocking call inside it stalls every other `_sync` call of defined providers.
+    Overrides of sync methods (`supports_model`, `get_icon`, `get_tools`, `get_response_metadata`) run in the
+    caller's thread, on its event loop when called from async code.
+
+    The definition is process-wide (redefining a name replaces it); `undefine_provider(name)` removes it, and
+    `with temporary_provider(name, ...)` defines one for a block only (tests).
     """
     if not name or "/" in name or ":" in name:
         raise ConfigurationError(f"a provider name cannot be empty or contain '/' or ':': {name!r}")
@@ -321,8 +346,38 @@ def define_provider(
         if method in _SYNC_TWINS:
             attrs[f"{method}_sync"] = _sync_twin(method)
     cls = type(f"Defined_{name.replace('-', '_')}", (base_cls,), attrs)
-    _DEFINED[name] = _Defined(name=name, base=base_cls, spec=spec, config=values, cls=cls)
+    _DEFINED[name] = _Defined(name=name, base=base_cls, spec=spec, config=values, cls=cls, prices=prices, icon=icon,
+                              base_host=base_spec.host_id)
     return cls
+
+
+def undefine_provider(name: str) -> ProviderSpec | None:
+    """Removes a `define_provider` definition, with its prices and icon; returns its spec (None: there was none).
+
+    Providers already created from it keep working; `create_provider(name)` and `from_env()` no longer know
+    the name. Built-in ids are not definitions and cannot be removed.
+    """
+    found = _DEFINED.pop(name, None)
+    if found is None:
+        return None
+    register_prices(name, None)
+    register_icon(name, None)
+    return found.spec
+
+
+@contextmanager
+def temporary_provider(name: str, **definition: Any) -> Iterator[type[IProvider]]:
+    """`define_provider(name, **definition)` for the length of a `with` block (a test's): yields the class, then
+    removes the definition, or puts back the one the name had before."""
+    before = _DEFINED.get(name)
+    cls = define_provider(name, **definition)
+    try:
+        yield cls
+    finally:
+        undefine_provider(name)
+        if before is not None:
+            _DEFINED[name] = before
+            before.register_extras()
 
 
 def _wrap_override(method: str, fn: Override, base_method: Callable[..., Any]) -> Callable[..., Any]:

@@ -22,13 +22,14 @@ its targets and records a `types.Hop` for each; `agentos_llm.fallback.Router` ru
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .catalog import catalog_entry
+from .catalog import catalog_entry, catalog_models
 from .config_schema import ROUTE_NAME
 from .errors import (
     APIConnectionError,
@@ -52,8 +53,8 @@ from .types import CompletionResponse, Hop, Message, StructuredResponse
 if TYPE_CHECKING:
     from .provider import IProvider
 
-__all__ = ["EMBEDDING_DIMENSIONS", "FALLBACK_ON", "CallPlan", "Route", "Walk", "check_route", "context_window",
-           "estimate_input"]
+__all__ = ["EMBEDDING_DIMENSIONS", "FALLBACK_ON", "MODEL_NAMESPACES", "CallPlan", "Route", "Walk", "check_prefix",
+           "check_route", "context_window", "estimate_input"]
 
 log = logging.getLogger("agentos_llm")
 
@@ -95,6 +96,47 @@ def check_route(name: str, hops: Sequence[str], *, providers: Sequence[str] = ()
     if isinstance(hops, str) or not hops or not all(isinstance(h, str) and h.strip() for h in hops):
         raise ConfigurationError(f'route {name!r} needs a non-empty list of model ids, e.g. ["groq/..", "openai/.."]')
     return tuple(h.strip() for h in hops)
+
+
+MODEL_NAMESPACES: frozenset[str] = frozenset({
+    "mistralai", "deepseek-ai", "x-ai", "coherelabs", "fireworks-ai", "voyageai"})
+"""Model namespaces of aggregators and model hubs (OpenRouter, Together, Hugging Face ...) that look like a
+misspelt provider id but are not one: `check_prefix` lets them through."""
+
+
+def check_prefix(model: str, known: Iterable[str], default: IProvider) -> None:
+    """Refuses a model id whose namespace looks like a misspelt provider id, before it goes to the default
+    provider under that name (`openia/gpt-4o` would reach the default provider as the model "openia/gpt-4o").
+
+    Called only for a model id that nothing else routed (no provider, route, defined model or catalog claims
+    it). Refused, with a `ConfigurationError` suggesting the near id, when all of these hold:
+
+    - the id has a "/" and the part before it is within edit distance of a `known` provider id (difflib ratio
+      0.75 or more, case ignored); the colon form is not checked, since Ollama tags (`llama3:8b`) and Bedrock
+      versions (`...-v1:0`) put colons in model names;
+    - that part is not a namespace the default provider serves: no model of its static catalog or of its
+      cached live listing starts with it plus "/" (`meta-llama/`, `Qwen/` on Together, `accounts/` on
+      Fireworks), and it is not one of `MODEL_NAMESPACES` (`mistralai/` on OpenRouter).
+
+    Writing the default provider's id in front (`openrouter/openia/...`) always sends the name as written.
+    """
+    prefix, sep, rest = model.partition("/")
+    lowered = prefix.lower()
+    if not (sep and rest and prefix) or lowered in MODEL_NAMESPACES:
+        return
+    ids = list(dict.fromkeys(known))
+    near = difflib.get_close_matches(lowered, ids, n=1, cutoff=0.75)
+    if not near or _serves_namespace(default, prefix + "/"):
+        return
+    raise ConfigurationError(
+        f"{model!r}: {prefix!r} is not a provider id; did you mean {near[0]!r} ({near[0]}/{rest})? "
+        f"To send {model!r} to the default provider {default.provider_id!r} as written, name it: "
+        f"{default.provider_id}/{model}")
+
+
+def _serves_namespace(provider: IProvider, namespace: str) -> bool:
+    listed = provider.models_cache.get(provider._listing_key()) or ()
+    return any(m.id.startswith(namespace) for m in (*catalog_models(provider.catalog_key), *listed))
 
 
 def context_window(provider: IProvider, model: str) -> int | None:

@@ -281,7 +281,7 @@ async def test_get_model_info_answers_from_the_merge(manager: AIModelProviderMan
     groq = await manager.get_model_info("groq/llama-3.3-70b-versatile")
     assert (groq.source, groq.input_price) == ("catalog", 0.59)
     unknown = await manager.get_model_info("openai/nobody-knows")
-    assert unknown == ModelInfo(id="nobody-knows", provider="openai")
+    assert unknown == ModelInfo(id="nobody-knows", provider="openai", known=False, source="unknown")
     assert emu.hits("/models") == 1  # one live listing served every openai question
 
 

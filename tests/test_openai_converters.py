@@ -218,6 +218,7 @@ def test_tool_call_history_round_trips(provider: OpenAIProvider) -> None:
             ]
         ),
         tool_result("call_1", {"temp": 21}),
+        tool_result("call_2", "bad arguments"),  # every call is answered: OpenAI refuses a history without it
     ]
     messages = _body(provider, "gpt-4.1", history, tools=[WEATHER])["messages"]
     assert messages[1] == {
@@ -229,6 +230,7 @@ def test_tool_call_history_round_trips(provider: OpenAIProvider) -> None:
         ],
     }
     assert messages[2] == {"role": "tool", "tool_call_id": "call_1", "content": '{"temp": 21}'}
+    assert messages[3] == {"role": "tool", "tool_call_id": "call_2", "content": "bad arguments"}
 
 
 def test_stream_asks_for_usage(provider: OpenAIProvider) -> None:

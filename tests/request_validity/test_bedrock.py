@@ -116,9 +116,10 @@ BEDROCK_CASES = [
     Case("document_file_id", with_parts(DOC_FILE)),
     Case("document_in_tool_result", [
         Message(role="user", content=USER),
-        Message(role="assistant", tool_calls=[ToolCall(id="call_1", name="get_weather", arguments={})]),
+        Message(role="assistant", tool_calls=[ToolCall(id="call_1", name="get_weather", arguments={}),
+                                              ToolCall(id="call_2", name="get_weather", arguments={})]),
         Message(role="tool", tool_call_id="call_1", content=[TextPart(text="found:"), DOC_TEXT]),
-        Message(role="tool", tool_call_id="call_1", content="")], {"tools": TOOLS}),
+        Message(role="tool", tool_call_id="call_2", content="")], {"tools": TOOLS}),
     Case("document_in_tool_loop", [*MULTI_TURN, Message(role="user", content=[DOC_PDF, TextPart(text="Sum it up")])],
          {"tools": TOOLS}),
     Case("audio_wav", with_parts(AUDIO_WAV)),
