@@ -10,7 +10,7 @@ options: `fallback` (model ids or route names tried after the first), `on_fallba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from .errors import ConfigurationError, InvalidRequestError
@@ -19,6 +19,8 @@ from .fallback_streams import astream, stream
 from .hedging import hedge_delay
 from .provider import AsyncEventStream, EventStream, IProvider, Messages
 from .routing import CallPlan, Kind, Route, check_route, estimate_input
+from .telemetry.hooks import ManagerHooks
+from .telemetry.routes import route_watch
 from .token_estimate import estimate_text_tokens
 from .types import CompletionResponse, EmbeddingResponse, Hop, RerankResponse, StructuredResponse, TokenCount
 
@@ -30,7 +32,7 @@ OnFallback = Callable[[Hop, Route], None]
 _HEDGE_KEYS = ("hedge", "hedge_after")
 
 
-class RoutedCalls:
+class RoutedCalls(ManagerHooks):
     """The call methods of `AIModelProviderManager` (see the module docstring)."""
 
     _router: Router
@@ -104,6 +106,21 @@ class RoutedCalls:
     def _hedged(options: Mapping[str, Any]) -> bool:
         return any(options.get(k) is not None and options.get(k) is not False for k in _HEDGE_KEYS)
 
+    def _run(self, plan: CallPlan, attempt: Callable[[IProvider, str, dict[str, Any]], T]) -> T:
+        """`Router.run` under the manager's hooks and route span (`agentos_llm.telemetry`), when any."""
+        w = route_watch(plan, self._call_hooks)
+        if w is None:
+            return self._router.run(plan, attempt)
+        return w.run(lambda: self._router.run(plan, attempt))
+
+    async def _arun(self, plan: CallPlan, attempt: Callable[[IProvider, str, dict[str, Any]], Awaitable[T]],
+                    delay: float | None) -> T:
+        """`Router.arun` under the manager's hooks and route span, when any."""
+        w = route_watch(plan, self._call_hooks)
+        if w is None:
+            return await self._router.arun(plan, attempt, delay)
+        return await w.arun(lambda: self._router.arun(plan, attempt, delay))
+
     # ------------------------------------------------------------------ generate
 
     async def generate(self, model: str | None, messages: Messages, *, fallback: Fallback = None,
@@ -113,7 +130,7 @@ class RoutedCalls:
         (rate limits, quota, outages, auth, an open breaker), never on an invalid request; `response.hops`
         says what each did. `hedge=True` / `hedge_after=s` races the next hop after a delay."""
         plan, delay = self._plan("chat", model, fallback, options, estimated=self._chat_estimate(messages, options))
-        return await self._router.arun(plan, lambda p, m, o: p.generate(m, messages, **o), delay)
+        return await self._arun(plan, lambda p, m, o: p.generate(m, messages, **o), delay)
 
     def generate_sync(self, model: str | None, messages: Messages, *, fallback: Fallback = None,
                       **options: Any) -> CompletionResponse:
@@ -123,7 +140,7 @@ class RoutedCalls:
 
             return run_sync(self.generate(model, messages, fallback=fallback, **options))
         plan, _ = self._plan("chat", model, fallback, options, estimated=self._chat_estimate(messages, options))
-        return self._router.run(plan, lambda p, m, o: p.generate_sync(m, messages, **o))
+        return self._run(plan, lambda p, m, o: p.generate_sync(m, messages, **o))
 
     # ------------------------------------------------------------------ stream
 
@@ -132,13 +149,17 @@ class RoutedCalls:
         """`stream` along the route; a hop is left for the next only before its first event. The `done`
         event's response has the hops."""
         plan, _ = self._plan("stream", model, fallback, options, estimated=self._chat_estimate(messages, options))
-        return AsyncEventStream(astream(self._router, plan, lambda p, m, o: p.stream(m, messages, **o)))
+        events = astream(self._router, plan, lambda p, m, o: p.stream(m, messages, **o))
+        w = route_watch(plan, self._call_hooks)
+        return AsyncEventStream(events if w is None else w.astream(events))
 
     def stream_sync(self, model: str | None, messages: Messages, *, fallback: Fallback = None,
                     **options: Any) -> EventStream:
         """`stream_sync` along the route; a hop is left for the next only before its first event."""
         plan, _ = self._plan("stream", model, fallback, options, estimated=self._chat_estimate(messages, options))
-        return EventStream(stream(self._router, plan, lambda p, m, o: p.stream_sync(m, messages, **o)))
+        events = stream(self._router, plan, lambda p, m, o: p.stream_sync(m, messages, **o))
+        w = route_watch(plan, self._call_hooks)
+        return EventStream(events if w is None else w.stream(events))
 
     # ------------------------------------------------------------------ structured output
 
@@ -148,7 +169,7 @@ class RoutedCalls:
         validates (`StructuredOutputError`) is the model's, not an outage: it does not fall back."""
         plan, delay = self._plan("structured", model, fallback, options,
                                  estimated=self._chat_estimate(messages, options))
-        return await self._router.arun(plan, lambda p, m, o: p.generate_structured(m, messages, schema, **o), delay)
+        return await self._arun(plan, lambda p, m, o: p.generate_structured(m, messages, schema, **o), delay)
 
     def generate_structured_sync(self, model: str | None, messages: Messages, schema: type[T] | Any, *,
                                  fallback: Fallback = None, **options: Any) -> StructuredResponse[T]:
@@ -158,7 +179,7 @@ class RoutedCalls:
 
             return run_sync(self.generate_structured(model, messages, schema, fallback=fallback, **options))
         plan, _ = self._plan("structured", model, fallback, options, estimated=self._chat_estimate(messages, options))
-        return self._router.run(plan, lambda p, m, o: p.generate_structured_sync(m, messages, schema, **o))
+        return self._run(plan, lambda p, m, o: p.generate_structured_sync(m, messages, schema, **o))
 
     # ------------------------------------------------------------------ token counting
 
@@ -166,7 +187,7 @@ class RoutedCalls:
                            **options: Any) -> TokenCount:
         """`count_tokens` along the route (each hop counts with its own tokenizer: `result.model` says whose)."""
         plan, delay = self._plan("count", model, fallback, options)
-        return await self._router.arun(plan, lambda p, m, o: p.count_tokens(m, messages, **o), delay)
+        return await self._arun(plan, lambda p, m, o: p.count_tokens(m, messages, **o), delay)
 
     def count_tokens_sync(self, model: str | None, messages: Messages, *, fallback: Fallback = None,
                           **options: Any) -> TokenCount:
@@ -176,7 +197,7 @@ class RoutedCalls:
 
             return run_sync(self.count_tokens(model, messages, fallback=fallback, **options))
         plan, _ = self._plan("count", model, fallback, options)
-        return self._router.run(plan, lambda p, m, o: p.count_tokens_sync(m, messages, **o))
+        return self._run(plan, lambda p, m, o: p.count_tokens_sync(m, messages, **o))
 
     # ------------------------------------------------------------------ embeddings
 
@@ -192,7 +213,7 @@ class RoutedCalls:
         """`embed` along the route (no model: the first provider with an embedding model). A fallback hop is
         tried only when its vectors have the route's size (see docs/routing-and-resilience.md)."""
         plan, delay = self._embed_plan(model, texts, dimensions, fallback, _route_only(route))
-        return await self._router.arun(
+        return await self._arun(
             plan, lambda p, m, o: p.embed(m, texts, dimensions=dimensions, input_type=input_type), delay)
 
     def embed_sync(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
@@ -204,8 +225,8 @@ class RoutedCalls:
             return run_sync(self.embed(model, texts, dimensions=dimensions, input_type=input_type, fallback=fallback,
                                        **route))
         plan, _ = self._embed_plan(model, texts, dimensions, fallback, _route_only(route))
-        return self._router.run(plan, lambda p, m, o: p.embed_sync(m, texts, dimensions=dimensions,
-                                                                   input_type=input_type))
+        return self._run(plan, lambda p, m, o: p.embed_sync(m, texts, dimensions=dimensions,
+                                                            input_type=input_type))
 
     # ------------------------------------------------------------------ reranking
 
@@ -220,7 +241,7 @@ class RoutedCalls:
                      fallback: Fallback = None, **route: Any) -> RerankResponse:
         """`rerank` along the route (no model: the first provider with a rerank model)."""
         plan, delay = self._rerank_plan(model, query, documents, fallback, _route_only(route))
-        return await self._router.arun(plan, lambda p, m, o: p.rerank(m, query, documents, top_n=top_n), delay)
+        return await self._arun(plan, lambda p, m, o: p.rerank(m, query, documents, top_n=top_n), delay)
 
     def rerank_sync(self, model: str | None, query: str, documents: Sequence[str], *, top_n: int | None = None,
                     fallback: Fallback = None, **route: Any) -> RerankResponse:
@@ -230,7 +251,7 @@ class RoutedCalls:
 
             return run_sync(self.rerank(model, query, documents, top_n=top_n, fallback=fallback, **route))
         plan, _ = self._rerank_plan(model, query, documents, fallback, _route_only(route))
-        return self._router.run(plan, lambda p, m, o: p.rerank_sync(m, query, documents, top_n=top_n))
+        return self._run(plan, lambda p, m, o: p.rerank_sync(m, query, documents, top_n=top_n))
 
 
 def _route_only(extra: dict[str, Any]) -> dict[str, Any]:
