@@ -76,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "UsageLedger": "agentos_llm.ledger",
     "Budget": "agentos_llm.ledger",
     # errors
+    "AgentOSLLMError": "agentos_llm.errors",
     "ProviderError": "agentos_llm.errors",
     "ConfigurationError": "agentos_llm.errors",
     "MissingDependencyError": "agentos_llm.errors",
@@ -88,6 +89,7 @@ _SUBMODULES = frozenset({"errors", "types", "defaults", "apis", "testing", "opti
 
 __all__ = [
     "AIModelProviderManager",
+    "AgentOSLLMError",
     "AudioPart",
     "Balance",
     "Budget",
@@ -176,6 +178,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .discovery import DiscoveredProvider, discover_local_providers, discover_local_providers_sync
     from .errors import (
+        AgentOSLLMError,
         BudgetExceededError,
         ConfigurationError,
         MissingDependencyError,

@@ -33,6 +33,7 @@ from .errors import (
     StructuredOutputError,
     UnsupportedCapabilityError,
 )
+from .history_rules import check_history
 from .http_bridge import TransportPolicy, resolve_transport, tls_failure
 from .model_traits import ModelTraits
 from .options import EmbedOptions, GenerateOptions, parse_options
@@ -43,9 +44,11 @@ from .redaction import hold_secret
 from .request_keys import credential_key, sent_credential, with_key
 from .response_metadata import complete as complete_metadata
 from .response_metadata import source_headers
+from .response_pack import pack
 from .retry import RetryPolicy
-from .streaming import arun_stream, noted, run_stream, within
+from .streaming import DEFAULT_STREAM_IDLE_TIMEOUT, arun_stream, noted, run_stream, within
 from .structured import StructuredMode, StructuredPlan
+from .telemetry.watch import watch, watch_span
 from .token_estimate import estimate_tokens
 from .types import (
     AudioPart,
@@ -216,6 +219,8 @@ class IProvider(ABC):
         spec: ProviderSpec | None = None,
         env: Mapping[str, str] | None = None,
         profile: str | None = None,
+        keep_raw: bool = False,
+        stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
         **config: Any,
     ) -> None:
         unknown = set(config) - self.config_keys
@@ -255,6 +260,12 @@ class IProvider(ABC):
         self.config = config
         self._env = env
         self._siblings: dict[str, IProvider] = {}
+        self.keep_raw = keep_raw
+        """Whether responses keep the vendor's decoded payload on `response.raw` (off: it is dropped once read,
+        which keeps a retained response small)."""
+        self.stream_idle_timeout = stream_idle_timeout
+        """Seconds an async stream may receive nothing after its first event before it fails with
+        `APITimeoutError` (None: only the HTTP read timeout and the deadline bound it)."""
         self.transport: TransportPolicy = resolve_transport(
             config=config, section=settings.section, profile=settings.profile, config_path=settings.config_path,
             env=env, where=self.provider_id)
@@ -385,6 +396,7 @@ class IProvider(ABC):
         if not msgs:
             raise InvalidRequestError("messages must not be empty", provider=self.provider_id)
         opts = parse_options(options, provider=self.provider_id)
+        check_history(msgs, provider=self.provider_id, continued=opts.previous_response_id is not None)
         # Tools, images and JSON schema as the catalog says (model traits when it does not know the model):
         # a request the model cannot serve fails here, before anything is sent. One cached lookup.
         traits = model_traits(self.catalog_key, self.traits_family, model)
@@ -478,7 +490,10 @@ class IProvider(ABC):
         self._price(response.usage, response.model)
         response.api = self.api or None
         response.metadata = self.get_response_metadata(response, source_headers(response))
-        return response
+        response.metadata._source = None  # every header as received: read by the hook above, not kept
+        if not self.keep_raw:
+            response.raw = None
+        return pack(response)  # kept compactly: agents retain long histories of responses
 
     def _price(self, usage: Usage, model: str) -> None:
         """Fills `usage.cost_usd` and `usage.cost_source` (the order is `agentos_llm.pricing`'s)."""
@@ -620,9 +635,14 @@ class IProvider(ABC):
         if request is None:
             return estimate_tokens(call, provider=counter.provider_id)
         headers = counter._call_headers(call)
-        payload = await counter._policy(call.options).acall(
-            lambda t: counter._asend_guarded("count", request, t, headers))
-        return counter._token_count(call, payload)
+
+        async def send() -> TokenCount:
+            payload = await counter._policy(call.options).acall(
+                lambda t: counter._asend_guarded("count", request, t, headers))
+            return counter._token_count(call, payload)
+
+        w = watch(counter, "count_tokens", call.model, call)  # a local estimate sends nothing: not watched
+        return await (send() if w is None else w.arun(send))
 
     def count_tokens_sync(self, model: str | None, messages: Messages, **options: Any) -> TokenCount:
         """`count_tokens`, blocking."""
@@ -630,26 +650,36 @@ class IProvider(ABC):
         if request is None:
             return estimate_tokens(call, provider=counter.provider_id)
         headers = counter._call_headers(call)
-        payload = counter._policy(call.options).call(lambda t: counter._send_guarded("count", request, t, headers))
-        return counter._token_count(call, payload)
+
+        def send() -> TokenCount:
+            payload = counter._policy(call.options).call(lambda t: counter._send_guarded("count", request, t, headers))
+            return counter._token_count(call, payload)
+
+        w = watch(counter, "count_tokens", call.model, call)
+        return send() if w is None else w.run(send)
 
     def _whole_via_stream(self, call: Call) -> bool:
         """Whether a whole call must travel as a stream (and be assembled), e.g. a very long answer."""
         return False
 
-    def _generate_call(self, call: Call, metered: bool = False) -> CompletionResponse:
+    def _generate_call(self, call: Call, metered: bool = False, watched: bool = False) -> CompletionResponse:
+        if not watched and (w := watch(self, "chat", call.model, call)) is not None:  # spans, hooks, DEBUG record
+            return w.run(lambda: self._generate_call(call, metered, True))
         if self.usage_ledger is not None and not metered:
-            return self.usage_ledger.run(self, "chat", call.model, call, lambda: self._generate_call(call, True))
+            return self.usage_ledger.run(self, "chat", call.model, call,
+                                         lambda: self._generate_call(call, True, True))
         if self._whole_via_stream(call):
             return _done_response(self._stream_call(replace(call, stream=True)))
         request, headers = self._wire_request(call)
         got = self._policy(call.options).call(lambda t: self._send_guarded("chat", request, t, headers))
         return self._whole(got, call)
 
-    async def _agenerate_call(self, call: Call, metered: bool = False) -> CompletionResponse:
+    async def _agenerate_call(self, call: Call, metered: bool = False, watched: bool = False) -> CompletionResponse:
+        if not watched and (w := watch(self, "chat", call.model, call)) is not None:
+            return await w.arun(lambda: self._agenerate_call(call, metered, True))
         if self.usage_ledger is not None and not metered:
             return await self.usage_ledger.arun(self, "chat", call.model, call,
-                                                lambda: self._agenerate_call(call, True))
+                                                lambda: self._agenerate_call(call, True, True))
         if self._whole_via_stream(call):
             events = self._astream_call(replace(call, stream=True))
             try:
@@ -677,9 +707,15 @@ class IProvider(ABC):
         if serving is not self:
             return serving.stream(model, messages, **options)
         call = self._make_call(model, messages, options, stream=True)
+        w = watch(self, "stream", call.model, call)
+        if w is not None:  # the span ends when the stream ends or is closed
+            return AsyncEventStream(w.astream(lambda: self._ametered_stream(call)))
+        return AsyncEventStream(self._ametered_stream(call))
+
+    def _ametered_stream(self, call: Call) -> AsyncIterator[StreamEvent]:
         if self.usage_ledger is not None:
-            return AsyncEventStream(self.usage_ledger.ameter_stream(self, call, self._astream_call(call)))
-        return AsyncEventStream(self._astream_call(call))
+            return self.usage_ledger.ameter_stream(self, call, self._astream_call(call))
+        return self._astream_call(call)
 
     def stream_sync(self, model: str | None, messages: Messages, **options: Any) -> EventStream:
         """`stream` as a plain iterator (`with` closes it when left early)."""
@@ -687,9 +723,15 @@ class IProvider(ABC):
         if serving is not self:
             return serving.stream_sync(model, messages, **options)
         call = self._make_call(model, messages, options, stream=True)
+        w = watch(self, "stream", call.model, call)
+        if w is not None:
+            return EventStream(w.stream(lambda: self._metered_stream(call)))
+        return EventStream(self._metered_stream(call))
+
+    def _metered_stream(self, call: Call) -> Iterator[StreamEvent]:
         if self.usage_ledger is not None:
-            return EventStream(self.usage_ledger.meter_stream(self, call, self._stream_call(call)))
-        return EventStream(self._stream_call(call))
+            return self.usage_ledger.meter_stream(self, call, self._stream_call(call))
+        return self._stream_call(call)
 
     def _stream_call(self, call: Call) -> Iterator[StreamEvent]:
         return run_stream(self, call)
@@ -733,6 +775,12 @@ class IProvider(ABC):
         if serving is not self:
             return await serving.generate_structured(model, messages, schema, max_attempts=max_attempts, **options)
         call = self._structured_call(model, messages, schema, options)
+        w = watch_span(self, "structured", call.model, call)  # one span over the attempts' chat spans
+        if w is not None:
+            return await w.arun(lambda: self._astructured_attempts(call, max_attempts))
+        return await self._astructured_attempts(call, max_attempts)
+
+    async def _astructured_attempts(self, call: Call, max_attempts: int | None) -> StructuredResponse[Any]:
         limit = max_attempts or self.structured_max_attempts
         total: Usage | None = None
         for attempt in range(1, limit + 1):
@@ -749,6 +797,12 @@ class IProvider(ABC):
         if serving is not self:
             return serving.generate_structured_sync(model, messages, schema, max_attempts=max_attempts, **options)
         call = self._structured_call(model, messages, schema, options)
+        w = watch_span(self, "structured", call.model, call)
+        if w is not None:
+            return w.run(lambda: self._structured_attempts(call, max_attempts))
+        return self._structured_attempts(call, max_attempts)
+
+    def _structured_attempts(self, call: Call, max_attempts: int | None) -> StructuredResponse[Any]:
         limit = max_attempts or self.structured_max_attempts
         total: Usage | None = None
         for attempt in range(1, limit + 1):
@@ -809,19 +863,28 @@ class IProvider(ABC):
                 parts.extend(await asyncio.gather(*(one(b) for b in batches[start:start + 4])))
             return self._embed_result(model, parts)
 
-        if self.usage_ledger is not None:
-            return await self.usage_ledger.arun(self, "embed", model, batches, all_batches)
-        return await all_batches()
+        async def metered() -> EmbeddingResponse:
+            if self.usage_ledger is not None:
+                return await self.usage_ledger.arun(self, "embed", model, batches, all_batches)
+            return await all_batches()
+
+        w = watch(self, "embed", model, texts)
+        return await (metered() if w is None else w.arun(metered))
 
     def embed_sync(self, model: str | None, texts: str | Sequence[str], *, dimensions: int | None = None,
                    input_type: str | None = None, api_key: str | SecretStr | None = None) -> EmbeddingResponse:
         """`embed`, blocking."""
         model, batches, options = self._embed_plan(model, texts, dimensions, input_type)
         headers = with_key(self, None, api_key)
-        if self.usage_ledger is not None:
-            return self.usage_ledger.run(self, "embed", model, batches, lambda: self._embed_result(
-                model, [self._embed_batch_sync(model, b, options, headers) for b in batches]))
-        return self._embed_result(model, [self._embed_batch_sync(model, b, options, headers) for b in batches])
+
+        def metered() -> EmbeddingResponse:
+            if self.usage_ledger is not None:
+                return self.usage_ledger.run(self, "embed", model, batches, lambda: self._embed_result(
+                    model, [self._embed_batch_sync(model, b, options, headers) for b in batches]))
+            return self._embed_result(model, [self._embed_batch_sync(model, b, options, headers) for b in batches])
+
+        w = watch(self, "embed", model, texts)
+        return metered() if w is None else w.run(metered)
 
     def _embed_batch_sync(self, model: str, batch: list[str], options: EmbedOptions,
                           headers: Mapping[str, str] | None = None) -> EmbeddingResponse:
@@ -870,20 +933,29 @@ class IProvider(ABC):
             payload = await self.retry_policy.acall(lambda t: self._asend_guarded("rerank", request, t, headers))
             return self._rerank_result(payload, model, docs)
 
-        if self.usage_ledger is not None:
-            return await self.usage_ledger.arun(self, "rerank", model, (query, docs), send)
-        return await send()
+        async def metered() -> RerankResponse:
+            if self.usage_ledger is not None:
+                return await self.usage_ledger.arun(self, "rerank", model, (query, docs), send)
+            return await send()
+
+        w = watch(self, "rerank", model, (query, docs))
+        return await (metered() if w is None else w.arun(metered))
 
     def rerank_sync(self, model: str | None, query: str, documents: Sequence[str], *,
                     top_n: int | None = None, api_key: str | SecretStr | None = None) -> RerankResponse:
         """`rerank`, blocking."""
         model, docs, request = self._rerank_plan(model, query, documents, top_n)
         headers = with_key(self, None, api_key)
-        if self.usage_ledger is not None:
-            return self.usage_ledger.run(self, "rerank", model, (query, docs), lambda: self._rerank_result(
-                self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, headers)), model, docs))
-        payload = self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, headers))
-        return self._rerank_result(payload, model, docs)
+
+        def metered() -> RerankResponse:
+            if self.usage_ledger is not None:
+                return self.usage_ledger.run(self, "rerank", model, (query, docs), lambda: self._rerank_result(
+                    self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, headers)), model, docs))
+            payload = self.retry_policy.call(lambda t: self._send_guarded("rerank", request, t, headers))
+            return self._rerank_result(payload, model, docs)
+
+        w = watch(self, "rerank", model, (query, docs))
+        return metered() if w is None else w.run(metered)
 
     # ------------------------------------------------------------------ models and health
 
@@ -987,10 +1059,11 @@ class IProvider(ABC):
         known = catalog_entry(self.catalog_key, model)  # e.g. a dated snapshot of a listed family
         if known is not None:
             return known.model_copy(update={"provider": self.provider_id})
-        return ModelInfo(id=model, provider=self.provider_id)
+        return ModelInfo(id=model, provider=self.provider_id, known=False, source="unknown")
 
     async def get_model_info(self, model: str) -> ModelInfo:
-        """What is known about a model: the live listing merged with the catalog (cached), else the catalog."""
+        """What is known about a model: the live listing merged with the catalog (cached), else the catalog;
+        for a model neither knows, `known=False` and `source="unknown"` (nothing is raised: it may still serve)."""
         return self._model_info(model, await self.list_models())
 
     def get_model_info_sync(self, model: str) -> ModelInfo:

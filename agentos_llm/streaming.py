@@ -27,10 +27,14 @@ if TYPE_CHECKING:
     from .provider import Call, IProvider, StreamAssembler
     from .retry import RetryPolicy
 
-__all__ = ["arun_stream", "noted", "run_stream", "within"]
+__all__ = ["DEFAULT_STREAM_IDLE_TIMEOUT", "arun_stream", "noted", "run_stream", "within"]
 
 T = TypeVar("T")
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
+DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
+"""Seconds an async stream may go without a chunk after its first event (`IProvider.stream_idle_timeout`).
+Vendors send keep-alive pings far more often; a connection that falls silent this long is dead, and waiting
+for the HTTP read timeout (600 s by default) would hold the caller for ten minutes."""
 
 
 async def within(aw: Awaitable[T], seconds: float | None) -> T:
@@ -89,6 +93,10 @@ def _deadline_end(policy: RetryPolicy, started: float) -> float | None:
 def _deadline_passed(p: IProvider, policy: RetryPolicy) -> APITimeoutError:
     return APITimeoutError(f"the deadline of {policy.deadline:g}s passed while the stream was being read",
                            provider=p.provider_id)
+
+
+def _idle_too_long(p: IProvider, idle: float) -> APITimeoutError:
+    return APITimeoutError(f"the stream received nothing for {idle:g}s (stream_idle_timeout)", provider=p.provider_id)
 
 
 def _first_event_late(p: IProvider, timeout: float) -> APITimeoutError:
@@ -183,6 +191,12 @@ async def _aread_to_first(p: IProvider, call: Call, chunks: AsyncIterator[Any], 
     return opened
 
 
+def _earliest(a: float | None, b: float | None) -> float:
+    if a is None:
+        return b if b is not None else float("inf")
+    return a if b is None else min(a, b)
+
+
 async def _anext_within(chunks: AsyncIterator[Any], end: float) -> Any:
     """The next chunk, or a `TimeoutError` once `end` (monotonic) has passed."""
     left = end - time.monotonic()
@@ -219,21 +233,26 @@ async def arun_stream(p: IProvider, call: Call) -> AsyncIterator[StreamEvent]:
         ended = opened.ended
         if ended is None:
             end = _deadline_end(policy, started)
+            idle: float | None = getattr(p, "stream_idle_timeout", None)
             assembler = opened.assembler
-            if end is None:
+            if end is None and idle is None:
                 async for chunk in chunks:
                     for event in p._priced(assembler.feed(chunk), call.model):
                         yield event
             else:
                 while True:
+                    quiet_end = None if idle is None else time.monotonic() + idle
                     try:
-                        chunk = await _anext_within(chunks, end)
+                        chunk = await _anext_within(chunks, _earliest(end, quiet_end))
                     except StopAsyncIteration:
                         break
                     except _TIMEOUTS:
-                        if time.monotonic() < end:
-                            raise  # the transport's own timeout (a read), typed by `_reraise` below
-                        raise _deadline_passed(p, policy) from None
+                        now = time.monotonic()
+                        if end is not None and now >= end:
+                            raise _deadline_passed(p, policy) from None
+                        if idle is not None and quiet_end is not None and now >= quiet_end:
+                            raise _idle_too_long(p, idle) from None
+                        raise  # the transport's own timeout (a read), typed by `_reraise` below
                     for event in p._priced(assembler.feed(chunk), call.model):
                         yield event
             ended = opened.end(p)

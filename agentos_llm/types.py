@@ -12,9 +12,20 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    create_model,
+    model_serializer,
+    model_validator,
+)
 
 from .rate_limits import RateLimits
+from .response_pack import BUILDERS, STORED, is_stored
 
 __all__ = [
     "AudioPart",
@@ -58,6 +69,9 @@ __all__ = [
 
 Role = Literal["system", "user", "assistant", "tool"]
 _FROZEN = ConfigDict(frozen=False, extra="forbid")
+# Models off a first call's path are built on first use, not at import (the working API imports faster).
+_DEFERRED = ConfigDict(defer_build=True)
+_DEFERRED_FORBID = ConfigDict(extra="forbid", defer_build=True)
 
 
 class TextPart(BaseModel):
@@ -500,7 +514,7 @@ class ServerToolCall(BaseModel):
 class TokenCount(BaseModel):
     """How many input tokens a request would use; `exact` is False for a local estimate."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _DEFERRED_FORBID
     input_tokens: int
     exact: bool = True
     model: str | None = None
@@ -564,6 +578,104 @@ class CompletionResponse(BaseModel):
     provider called directly."""
     raw: Any = Field(default=None, repr=False, exclude=True)
 
+    # A response a provider returns keeps its rarely read parts packed (`agentos_llm.response_pack`); each is
+    # built on first read. What sees the whole model (dumps, equality, repr, pickling, copies) sees them built.
+
+    def _full_dict(self) -> dict[str, Any]:
+        """The field values, packed ones built (without keeping them)."""
+        d = self.__dict__
+        if not any(is_stored(d[name]) for name in BUILDERS):
+            return d
+        return {name: BUILDERS[name](self, v) if name in BUILDERS and is_stored(v) else v for name, v in d.items()}
+
+    def _full_copy(self) -> CompletionResponse:
+        full = _object_new(CompletionResponse)
+        object.__setattr__(full, "__dict__", self._full_dict())
+        object.__setattr__(full, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        object.__setattr__(full, "__pydantic_extra__", self.__pydantic_extra__)
+        object.__setattr__(full, "__pydantic_private__", self.__pydantic_private__)
+        return full
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> Any:
+        d = self.__dict__
+        return handler(self._full_copy() if any(is_stored(d[n]) for n in BUILDERS) else self)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if type(self.__pydantic_fields_set__) is not set:  # a shared frozen set: this response gets its own
+            object.__setattr__(self, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        super().__setattr__(name, value)
+
+    @property
+    def model_fields_set(self) -> set[str]:
+        """The names of the fields set explicitly when the response was made."""
+        if type(self.__pydantic_fields_set__) is not set:
+            object.__setattr__(self, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        return self.__pydantic_fields_set__
+
+    def __eq__(self, other: Any) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented if not isinstance(other, BaseModel) else False
+        return (self._full_dict() == other._full_dict() and self.__pydantic_private__ == other.__pydantic_private__
+                and self.__pydantic_extra__ == other.__pydantic_extra__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __iter__(self) -> Any:
+        yield from self._full_dict().items()
+
+    def __repr_args__(self) -> Any:
+        return self._full_copy().__repr_args__() if self._full_dict() is not self.__dict__ else super().__repr_args__()
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["__dict__"] = dict(self._full_dict())
+        state["__pydantic_fields_set__"] = set(self.__pydantic_fields_set__)
+        return state
+
+    def __copy__(self) -> CompletionResponse:
+        copied = super().__copy__()
+        object.__setattr__(copied, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> CompletionResponse:
+        copied = super().__deepcopy__(memo)
+        object.__setattr__(copied, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        return copied
+
+
+class _Packed:
+    """A field of `CompletionResponse` that may be stored packed: built on first read, then kept."""
+
+    __slots__ = ("build", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.build = BUILDERS[name]
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        d = obj.__dict__
+        try:
+            value = d[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+        if type(value) in STORED:
+            value = d[self.name] = self.build(obj, value)
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+
+def _object_new(cls: type[T]) -> T:
+    return cls.__new__(cls)
+
+
+for _name in BUILDERS:
+    setattr(CompletionResponse, _name, _Packed(_name))
+
 
 class TextDeltaEvent(BaseModel):
     """A piece of the answer's text."""
@@ -607,6 +719,8 @@ class UsageEvent(BaseModel):
 class DoneEvent(BaseModel):
     """The last event of every stream: the whole response, as `generate` would have returned it."""
 
+    model_config = _DEFERRED
+
     type: Literal["done"] = "done"
     response: CompletionResponse
 
@@ -620,7 +734,7 @@ StreamEvent = Annotated[
 class EmbeddingResponse(BaseModel):
     """Embedding vectors, in the order of the input texts."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _DEFERRED_FORBID
     vectors: list[list[float]]
     model: str
     provider: str = ""
@@ -632,7 +746,7 @@ class EmbeddingResponse(BaseModel):
 class RerankResult(BaseModel):
     """One document of a reranking, with its place in the input and how relevant it is to the query."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _DEFERRED_FORBID
     index: int
     """The document's position in the list given to `rerank`."""
     relevance_score: float
@@ -643,7 +757,7 @@ class RerankResult(BaseModel):
 class RerankResponse(BaseModel):
     """Documents ranked by relevance to a query, most relevant first (at most `top_n`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _DEFERRED_FORBID
     results: list[RerankResult]
     model: str
     provider: str = ""
@@ -657,7 +771,7 @@ class RerankResponse(BaseModel):
 class ModelInfo(BaseModel):
     """What is known about one model: limits, capabilities and prices (USD per 1M tokens)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _DEFERRED_FORBID
     id: str
     provider: str
     display_name: str | None = None
@@ -670,10 +784,14 @@ class ModelInfo(BaseModel):
     output_price: float | None = None
     cached_input_price: float | None = None
     cache_write_price: float | None = None
-    source: Literal["live", "catalog", "definition"] | None = None
+    source: Literal["live", "catalog", "definition", "unknown"] | None = None
     """Where the entry comes from: "live" (the provider's listing, completed from the static catalog),
     "catalog" (the static catalog alone, e.g. because the live listing failed) or "definition" (a
-    `define_model` name, listed by the manager); None when unknown."""
+    `define_model` name, listed by the manager); "unknown" when nothing knows the model (`known` is False);
+    None when not said."""
+    known: bool = True
+    """False when neither the live listing, the catalog nor a definition knows the model: its other fields are
+    then unknown (None), not facts; the provider may still serve it."""
 
 
 class HealthStatus(BaseModel):
@@ -682,6 +800,8 @@ class HealthStatus(BaseModel):
     `state` names the outcome: "ok", "unauthorized" (the key was refused), "rate_limited", "timeout" (no answer
     in time), "unreachable" (no connection), "unsupported" (nothing to ask) or "error" (anything else).
     """
+
+    model_config = _DEFERRED
 
     provider: str
     ok: bool
@@ -696,7 +816,7 @@ T = TypeVar("T")
 class StructuredResponse(BaseModel, Generic[T]):
     """A validated structured answer; `response.usage` and `usage` cover every attempt."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
     value: T
     response: CompletionResponse
     attempts: int = 1

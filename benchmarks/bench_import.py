@@ -35,7 +35,11 @@ STATEMENTS: list[tuple[str, str]] = [
     ("from agentos_llm import create_provider, Message, GenerateOptions", "info: typical first use"),
     ("import openai", "info: the vendor SDK alone"),
     ("from agentos_llm.providers.openai import OpenAIProvider", "info: the OpenAI provider, SDK included"),
+    ("from agentos_llm import create_provider, AIModelProviderManager", "info: the working API (issue 15)"),
 ]
+# Time to the first response: import, provider, one call against the emulator (child process); {url} is its URL.
+FIRST_RESPONSE = ("from agentos_llm import create_provider; create_provider('openai', api_key='sk-bench', "
+                  "base_url='{url}', max_retries=0).generate_sync('gpt-4o-mini', 'hi')")
 # Vendor SDKs and HTTP client stacks that `import agentos_llm` must not load.
 VENDOR_ROOTS = ("openai", "anthropic", "google.genai", "httpx", "httpx2", "httpcore", "httpcore2", "h11",
                 "aiohttp", "requests")
@@ -106,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     # warm-up run of each statement: every module (ours, pydantic, openai) then loads from a fresh
     # .pyc as in an installed package, whatever the checkout's __pycache__ holds (or whether
     # PYTHONDONTWRITEBYTECODE is set here), and nothing is written into the checkout or the venv.
-    with tempfile.TemporaryDirectory(prefix="bench-import-pycache-") as pycache:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import emulator
+
+    with tempfile.TemporaryDirectory(prefix="bench-import-pycache-") as pycache, emulator() as url:
+        STATEMENTS.append((FIRST_RESPONSE.format(url=url), "info: time to the first emulator response"))
         env = child_env(None if args.no_bytecode else pycache)
         for statement, _ in STATEMENTS:  # warm-up: the OS file cache, and the bytecode cache
             run_child(statement, env)

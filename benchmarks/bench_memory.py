@@ -140,6 +140,66 @@ def call_memory(base_url: str, calls: int) -> list[dict[str, Any]]:
     return rows
 
 
+def freed_per_item(make: Callable[[], Any], n: int) -> float:
+    """Bytes per item that dropping `n` retained results of `make()` frees (tracemalloc): what a caller keeps,
+    without the client's caches or the emulator's bookkeeping."""
+    for _ in range(5):
+        make()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        kept = [make() for _ in range(n)]
+        gc.collect()
+        with_them = tracemalloc.get_traced_memory()[0]
+        del kept
+        gc.collect()
+        without = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return (with_them - without) / n
+
+
+def retained(root: str, n: int) -> list[dict[str, Any]]:
+    """Kept per response (issue 15): ours on every API, the raw openai SDK's object, and the bare-dict floor."""
+    import httpx
+    import openai
+
+    from agentos_llm.registry import create_provider
+
+    rows: list[dict[str, Any]] = []
+    client: Any = openai.OpenAI(base_url=root + "/v1", api_key=API_KEY, max_retries=0)
+    http = httpx.Client()
+    body = {"model": MODEL, "messages": WHOLE_MSGS}
+    try:
+        rows.append({"side": "raw openai SDK (ChatCompletion)", "bytes": freed_per_item(
+            lambda: client.chat.completions.create(model=MODEL, messages=WHOLE_MSGS), n)})
+        rows.append({"side": "floor: json.loads of the body (dict)", "bytes": freed_per_item(
+            lambda: json.loads(http.post(root + "/v1/chat/completions", json=body,
+                                         headers={"authorization": f"Bearer {API_KEY}"}).content), n)})
+    finally:
+        client.close()
+        http.close()
+    sides = {"openai-chat": ("openai", {"base_url": root + "/v1"}, MODEL),
+             "openai-responses": ("openai", {"base_url": root + "/v1", "api": "responses"}, MODEL),
+             "anthropic-messages": ("anthropic", {"base_url": root}, "claude-3-5-haiku-latest"),
+             "gemini-generate": ("gemini", {"base_url": root}, "gemini-2.0-flash"),
+             "bedrock-converse": ("bedrock", {"base_url": root, "region": "us-east-1"},
+                                  "anthropic.claude-3-haiku-20240307-v1:0"),
+             "cohere-chat": ("cohere", {"base_url": root}, "command-r")}
+    for api, (host, kwargs, model) in sides.items():
+        try:
+            provider = create_provider(host, api_key=API_KEY, max_retries=0, **kwargs)
+        except Exception as exc:  # an extra not installed
+            rows.append({"side": f"ours {api}", "bytes": None, "skipped": str(exc)})
+            continue
+        try:
+            rows.append({"side": f"ours {api}", "bytes": freed_per_item(
+                lambda p=provider, m=model: p.generate_sync(m, WHOLE_MSGS), n)})
+        finally:
+            provider.close()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=200, help="calls per side and scenario (default 200)")
@@ -148,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     imports = rss_after_imports(args.runs)
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     with emulator() as base_url:
         calls = call_memory(base_url, args.calls)
+        kept = retained(base_url[: -len("/v1")], args.calls)
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus\n")
     print(f"RSS after import (median of {args.runs} fresh interpreters, cached bytecode):")
@@ -163,8 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in calls:
         print(f"  {r['scenario']:<12} {r['raw']['peak_kib']:10.1f} {r['ours']['peak_kib']:10.1f} "
               f"{r['raw']['retained_kib']:13.1f} {r['ours']['retained_kib']:14.1f}")
+    print(f"\nkept per retained response (bytes freed by dropping {args.calls} of them; target <= 1350, "
+          "pydantic-ai's figure):")
+    for r in kept:
+        print(f"  {r['side']:<40} " + (f"{r['bytes']:8.0f} B" if r["bytes"] is not None else "  skipped"))
     if args.json:
-        Path(args.json).write_text(json.dumps({"imports": imports, "calls": calls}, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"imports": imports, "calls": calls, "kept": kept}, indent=2) + "\n")
     return 0
 
 

@@ -445,9 +445,9 @@ api_key = "{SECRET}"
         assert SECRET not in text
     env = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
     outputs = []
-    for args in (["providers"], ["chat", "hi"]):  # chat: the default model, then a connection error on port 9
+    for args in (["providers"], ["chat", "-v", "hi"]):  # chat: the default model, then a connection error on port 9
         done = subprocess.run([sys.executable, "-m", "agentos_llm.cli", *args], capture_output=True, text=True,
-                              env={**env, "AGENTOS_LLM_CONFIG": str(path)}, timeout=120)
+                              env={**env, "AGENTOS_LLM_CONFIG": str(path)}, timeout=120, stdin=subprocess.DEVNULL)
         outputs.append(done.stdout + done.stderr)
         assert SECRET not in done.stdout + done.stderr
     assert "key from key_command:providers.openai#profiles.a" in outputs[0]

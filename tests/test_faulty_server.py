@@ -5,6 +5,7 @@ or the deadline, vendor exceptions riding on our errors' chain, and bad `tools=`
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 import traceback
 from collections.abc import Iterator
@@ -84,6 +85,7 @@ def test_the_cli_exits_non_zero_when_a_stream_is_no_stream(emu: WireEmulator, mo
     monkeypatch.setenv("OPENAI_BASE_URL", emu.openai_base_url)
     emu.reset()
     emu.script(*[Fault(200, raw_body=HTML)] * 3)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # piped and empty: the prompt is the argument alone
     code = cli.main(["chat", "hi", "--stream", "--model", "openai/gpt-4o-mini"])
     assert code != 0
     assert "MalformedResponseError" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import asyncio
 import inspect
 import sys
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
 from functools import cached_property
@@ -51,6 +52,10 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 __all__ = ["GeminiProvider"]
 
 _MODEL_PAGE = 1000  # the Gemini API's largest page of models
+_INTERNALS = ("_build_request", "_request", "_async_request", "async_request")
+"""What the fast path calls on the SDK's API client (`client._api_client`): private, so checked, not assumed."""
+_CONFIG_KEYS = ("systemInstruction", "tools", "toolConfig", "safetySettings", "cachedContent", "labels")
+"""Top-level keys of a REST `generateContent` body that the public API takes in its flat `config`."""
 GEMINI_API_VERSION = "v1beta"
 """The Gemini API version used unless `api_version=` says otherwise. Google documents `v1beta` as the
 version that carries the newest features first and as its SDKs' default; every recorded response of
@@ -133,6 +138,19 @@ class GeminiProvider(IProvider):
         return self.client._api_client
 
     @cached_property
+    def fast_path(self) -> bool:
+        """Whether calls go through google-genai's API client directly (its private `_api_client`, `_build_request`,
+        `_request`, ...: no typed-object round trip). False when an SDK version moved them: calls then take the
+        public `client.models` API (slower, same results), and a warning says so once per provider."""
+        api = getattr(self.client, "_api_client", None)
+        if api is not None and all(callable(getattr(api, name, None)) for name in _INTERNALS):
+            return True
+        version = getattr(sys.modules.get("google.genai"), "__version__", "?")
+        warnings.warn(f"google-genai {version} no longer has the internals the Gemini provider's fast path uses; "
+                      "falling back to its public API (slower; please report it)", RuntimeWarning, stacklevel=2)
+        return False
+
+    @cached_property
     def _loops(self) -> GenaiLoops:
         # The SDK keeps an async session per event loop but closes only those of running loops.
         return GenaiLoops()
@@ -212,6 +230,10 @@ class GeminiProvider(IProvider):
 
     def _send(self, op: Operation, request: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
         options = self._options(timeout, headers)
+        if op == "chat" and not self.fast_path:
+            model, contents, config = _public_args(request, options)
+            return _public_received(self.client.models.generate_content(model=model, contents=contents,
+                                                                        config=config))
         if op == "models":
             pages = []
             token: str | None = None
@@ -227,6 +249,10 @@ class GeminiProvider(IProvider):
     async def _asend(self, op: Operation, request: Any, timeout: float | None,
                      headers: Mapping[str, str] | None) -> Any:
         options = self._options(timeout, headers)
+        if op == "chat" and not self.fast_path:
+            model, contents, config = _public_args(request, options)
+            return _public_received(await self.client.aio.models.generate_content(model=model, contents=contents,
+                                                                                  config=config))
         api = self._api
         self._loops.enter(api)
         if op == "models":
@@ -245,7 +271,32 @@ class GeminiProvider(IProvider):
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
+        if not self.fast_path:
+            return self._public_chunks(request, self._options(timeout, headers))
         return self._chunks(request, self._options(timeout, headers))
+
+    def _public_chunks(self, request: wire.GeminiRequest, options: Any) -> Iterator[Any]:
+        # The fallback: the SDK's typed chunks, dumped back to the REST JSON the assembler reads.
+        model, contents, config = _public_args(request, options)
+        chunks = self.client.models.generate_content_stream(model=model, contents=contents, config=config)
+        try:
+            for chunk in chunks:
+                yield _public_json(chunk)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    async def _public_achunks(self, request: wire.GeminiRequest, options: Any) -> AsyncIterator[Any]:
+        model, contents, config = _public_args(request, options)
+        chunks = await self.client.aio.models.generate_content_stream(model=model, contents=contents, config=config)
+        try:
+            async for chunk in chunks:
+                yield _public_json(chunk)
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
 
     def _chunks(self, request: wire.GeminiRequest, options: Any) -> Iterator[Any]:
         # The transport of `generate_content_stream`, its server-sent events read here (as on every other wire:
@@ -286,6 +337,8 @@ class GeminiProvider(IProvider):
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
+        if not self.fast_path:
+            return self._public_achunks(request, self._options(timeout, headers))
         return self._achunks(request, self._options(timeout, headers))
 
     # ------------------------------------------------------------------ errors
@@ -310,6 +363,30 @@ class GeminiProvider(IProvider):
             return AuthenticationError(f"Google credentials failed: {type(exc).__name__}: {exc}",
                                        provider=self.provider_id)
         return None
+
+
+def _public_args(request: wire.GeminiRequest, options: Any) -> tuple[str, Any, genai_types.GenerateContentConfig]:
+    """The public `generate_content` arguments for a REST request: its model, contents and flat config."""
+    body = dict(request.body)
+    contents = body.pop("contents", [])
+    config: dict[str, Any] = dict(body.pop("generationConfig", None) or {})
+    for key in _CONFIG_KEYS:
+        if key in body:
+            config[key] = body.pop(key)
+    if options is not None:
+        config["httpOptions"] = options
+    model = request.path.rsplit(":", 1)[0]
+    return model, contents, genai_types.GenerateContentConfig.model_validate(config)
+
+
+def _public_json(response: Any) -> Any:
+    """A typed SDK response as the REST JSON the converters read."""
+    return response.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _public_received(response: Any) -> Received:
+    http = getattr(response, "sdk_http_response", None)
+    return Received(_public_json(response), getattr(http, "headers", None), 200)
 
 
 def _merge_pages(pages: list[Any]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ repeated `asyncio.run`, the sync bridge) keeps one async client per loop. Each i
   pytest-asyncio test): a guard started on that loop closes it there, while the loop can still run the close;
 - by `aclose()` / `close()`, whichever loop it belongs to: the running loop's is awaited, one of a loop running
   in another thread is closed there, one of an idle loop is closed by running that loop (sync `close()` only);
+- when its owner is garbage-collected unclosed: closed on its own loop all the same, with a `ResourceWarning`
+  (the garbage collector alone would close its sockets under the loop's feet);
 - one of a loop closed without that shutdown is dropped: its sockets are released at once and the dead
   loop's transports' ResourceWarnings are not shown (nothing can close them the normal way any more).
 """
@@ -18,6 +20,7 @@ import contextlib
 import gc
 import threading
 import warnings
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
@@ -77,56 +80,106 @@ def drop_quietly(objects: list[Any]) -> None:
         collector.join()
 
 
-class LoopClients(Generic[A]):
-    """One async client per event loop (made on first use there), closed as the module docstring says."""
+class _Entries(Generic[A]):
+    """The clients of a `LoopClients`, apart from it: its loop guards and its finalizer hold these, never the
+    `LoopClients` itself, so dropping the owner is what lets the finalizer run."""
 
-    def __init__(self, make: Callable[[], A], close: Callable[[A], Awaitable[Any]]) -> None:
+    def __init__(self, close: Callable[[A], Awaitable[Any]]) -> None:
+        self.close = close
+        self.lock = threading.Lock()
+        self.clients: dict[asyncio.AbstractEventLoop, tuple[A, AsyncGenerator[None, None]]] = {}
+
+    async def closing(self, loop: asyncio.AbstractEventLoop, client: A) -> None:
+        """The guard's close: this loop is shutting down; close its client unless that is done already."""
+        with self.lock:
+            entry = self.clients.get(loop)
+            if entry is None or entry[0] is not client:
+                return
+            del self.clients[loop]
+        await self.close(client)
+
+    async def close_here(self, client: A, guard: AsyncGenerator[None, None]) -> None:
+        try:
+            await self.close(client)
+        finally:
+            finish_guard(guard)
+
+    def take_all(self) -> list[tuple[asyncio.AbstractEventLoop, tuple[A, AsyncGenerator[None, None]]]]:
+        with self.lock:
+            entries = list(self.clients.items())
+            self.clients.clear()
+        return entries
+
+
+def _abandoned(entries: _Entries[Any], owner: str) -> None:
+    """The finalizer of a `LoopClients` dropped unclosed: each client is closed on its own loop, soon.
+
+    Left to the garbage collector, the clients' sockets would be closed under their loops' feet: a selector
+    could keep a dead descriptor registered, or a late close unregister the new connection that reused it,
+    and a stream on that connection would wait for its read timeout. Here the clients stay alive (this
+    finalizer holds them) until their loops close them the normal way.
+    """
+    taken = entries.take_all()
+    if not taken:
+        return
+    warnings.warn(f"{owner} was garbage-collected without aclose()/close(): its async clients are closed on their "
+                  "event loops now; close providers (or use `async with`) to release connections deterministically",
+                  ResourceWarning, stacklevel=2)
+    stale: list[Any] = []
+    for loop, (client, guard) in taken:
+        if loop.is_closed():
+            stale.append((client, guard))
+            continue
+        try:
+            loop.call_soon_threadsafe(_spawn_close, loop, entries.close_here(client, guard))
+        except RuntimeError:  # closed meanwhile
+            stale.append((client, guard))
+    client = guard = None  # type: ignore[assignment]
+    if stale:
+        LoopClients._drop(stale)
+
+
+def _spawn_close(loop: asyncio.AbstractEventLoop, closing: Any) -> None:
+    task = loop.create_task(closing)
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
+
+
+class LoopClients(Generic[A]):
+    """One async client per event loop (made on first use there), closed as the module docstring says.
+
+    One dropped without `aclose()`/`close()` still closes its clients on their loops, with a `ResourceWarning`.
+    """
+
+    def __init__(self, make: Callable[[], A], close: Callable[[A], Awaitable[Any]], *, owner: str = "a provider"
+                 ) -> None:
         self._make = make
-        self._close = close
-        self._lock = threading.Lock()
-        self._clients: dict[asyncio.AbstractEventLoop, tuple[A, AsyncGenerator[None, None]]] = {}
+        self._entries: _Entries[A] = _Entries(close)
+        self._finalizer = weakref.finalize(self, _abandoned, self._entries, owner)
+        self._finalizer.atexit = False  # at interpreter exit the loops are gone; nothing to close on
 
     def __len__(self) -> int:
-        return len(self._clients)
+        return len(self._entries.clients)
 
     def get(self) -> A:
         """The running loop's client."""
         loop = asyncio.get_running_loop()
-        entry = self._clients.get(loop)
+        entries = self._entries
+        entry = entries.clients.get(loop)
         if entry is not None:
             return entry[0]
         stale: list[Any] = []
-        with self._lock:
-            for dead in [lp for lp in self._clients if lp.is_closed()]:  # loops closed without a shutdown
-                stale.append(self._clients.pop(dead))
-            entry = self._clients.get(loop)
+        with entries.lock:
+            for dead in [lp for lp in entries.clients if lp.is_closed()]:  # loops closed without a shutdown
+                stale.append(entries.clients.pop(dead))
+            entry = entries.clients.get(loop)
             if entry is None:
                 client = self._make()
-                entry = self._clients[loop] = (client, at_loop_shutdown(lambda: self._closing(loop, client)))
+                closing = entries.closing
+                entry = entries.clients[loop] = (client, at_loop_shutdown(lambda: closing(loop, client)))
         if stale:
             self._drop(stale)
         return entry[0]
-
-    async def _closing(self, loop: asyncio.AbstractEventLoop, client: A) -> None:
-        """The guard's close: this loop is shutting down; close its client unless that is done already."""
-        with self._lock:
-            entry = self._clients.get(loop)
-            if entry is None or entry[0] is not client:
-                return
-            del self._clients[loop]
-        await self._close(client)
-
-    async def _close_here(self, client: A, guard: AsyncGenerator[None, None]) -> None:
-        try:
-            await self._close(client)
-        finally:
-            finish_guard(guard)
-
-    def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, tuple[A, AsyncGenerator[None, None]]]]:
-        with self._lock:
-            entries = list(self._clients.items())
-            self._clients.clear()
-        return entries
 
     @staticmethod
     def _drop(stale: list[Any]) -> None:
@@ -138,13 +191,14 @@ class LoopClients(Generic[A]):
     async def aclose(self) -> None:
         """Closes every loop's client (awaiting those of this loop and of loops running elsewhere)."""
         running = asyncio.get_running_loop()
+        entries = self._entries
         stale: list[Any] = []
-        for loop, (client, guard) in self._take_all():
+        for loop, (client, guard) in entries.take_all():
             if loop is running:
-                await self._close_here(client, guard)
+                await entries.close_here(client, guard)
             elif loop.is_running():
                 try:
-                    there = asyncio.run_coroutine_threadsafe(self._close_here(client, guard), loop)
+                    there = asyncio.run_coroutine_threadsafe(entries.close_here(client, guard), loop)
                     await asyncio.wait_for(asyncio.wrap_future(there), _CLOSE_WAIT)
                 except (RuntimeError, asyncio.TimeoutError):  # that loop stopped or is stuck
                     stale.append((client, guard))
@@ -160,17 +214,16 @@ class LoopClients(Generic[A]):
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        entries = self._entries
         stale: list[Any] = []
-        for loop, (client, guard) in self._take_all():
+        for loop, (client, guard) in entries.take_all():
             try:
                 if loop is running:
-                    task = loop.create_task(self._close_here(client, guard))
-                    _PENDING.add(task)
-                    task.add_done_callback(_PENDING.discard)
+                    _spawn_close(loop, entries.close_here(client, guard))
                 elif loop.is_running():
-                    asyncio.run_coroutine_threadsafe(self._close_here(client, guard), loop).result(_CLOSE_WAIT)
+                    asyncio.run_coroutine_threadsafe(entries.close_here(client, guard), loop).result(_CLOSE_WAIT)
                 elif not loop.is_closed() and running is None:
-                    loop.run_until_complete(self._close_here(client, guard))
+                    loop.run_until_complete(entries.close_here(client, guard))
                 else:
                     stale.append((client, guard))
             except Exception:  # that loop stopped, is stuck, or was started meanwhile
