@@ -15,13 +15,20 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .types import Message
 
-__all__ = ["ResponseFormat", "StructuredPlan", "make_strict"]
+__all__ = ["ResponseFormat", "StructuredPlan", "make_strict", "object_root"]
 
 T = TypeVar("T")
 _WRAP_KEY = "value"
 _FENCE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 # Keywords strict mode rejects, and ones that only make sense to pydantic.
 _DROP_KEYWORDS = ("default", "discriminator", "examples", "readOnly", "writeOnly")
+# What OpenAI's strict mode documents beside structure; other constraints move into the description, where the
+# model still reads them (our validation of the answer enforces them either way).
+_STRICT_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties", "items", "anyOf", "$ref",
+                              "$defs", "definitions", "enum", "description", "title", "pattern", "format",
+                              "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+                              "minItems", "maxItems", "prefixItems"})
+_STRICT_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"})
 _UNSTRICTABLE = ("patternProperties", "if", "then", "else", "not", "dependentRequired", "dependentSchemas",
                  "unevaluatedProperties", "propertyNames")
 
@@ -55,22 +62,57 @@ class _Unstrictable(Exception):
     pass
 
 
+def _local_ref(ref: Any) -> str | None:
+    """The definition name of a local `#/$defs/X` (or `#/definitions/X`) reference, else None."""
+    if isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/")) and ref.count("/") == 2:
+        return ref.rsplit("/", 1)[-1]
+    return None
+
+
+def _defs_of(schema: dict[str, Any]) -> dict[str, Any]:
+    defs: dict[str, Any] = {}
+    for key in ("definitions", "$defs"):
+        found = schema.get(key)
+        if isinstance(found, dict):
+            defs.update(found)
+    return defs
+
+
+def object_root(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with a root `$ref` (pydantic's shape for a recursive model) replaced by its definition.
+
+    Vendors want an object at the root of a response or tool schema; the definitions stay beside it, so
+    recursive references (`#/$defs/Person` inside Person) still resolve. The input is not modified.
+    """
+    name = _local_ref(schema.get("$ref"))
+    defs = _defs_of(schema)
+    if name is None or not isinstance(defs.get(name), dict):
+        return schema
+    root = {k: v for k, v in schema.items() if k != "$ref"}
+    for key, value in defs[name].items():
+        root.setdefault(key, value)
+    return root
+
+
 def make_strict(schema: dict[str, Any]) -> dict[str, Any] | None:
     """Transforms a JSON schema as strict structured outputs require, or None if it cannot be.
 
     Every object gets `additionalProperties: false` and lists all properties as required; a property
     that was optional becomes nullable (and `StructuredPlan` drops those nulls before validation).
+    A root `$ref` becomes its definition (`object_root`), `const` a one-value `enum`, and a `$ref` with
+    sibling keywords its inlined definition (a recursive one loses the siblings).
     Free-form objects (`dict[str, X]`) and conditional keywords cannot be strict.
     """
+    root = object_root(copy.deepcopy(schema))
     try:
-        return _strict_node(copy.deepcopy(schema))  # type: ignore[no-any-return]
+        return _strict_node(root, _defs_of(root), ())  # type: ignore[no-any-return]
     except _Unstrictable:
         return None
 
 
-def _strict_node(node: Any) -> Any:
+def _strict_node(node: Any, defs: dict[str, Any], inlining: tuple[str, ...]) -> Any:
     if isinstance(node, list):
-        return [_strict_node(n) for n in node]
+        return [_strict_node(n, defs, inlining) for n in node]
     if not isinstance(node, dict):
         return node
     if any(k in node for k in _UNSTRICTABLE):
@@ -79,11 +121,19 @@ def _strict_node(node: Any) -> Any:
         node.pop(k, None)
     if "oneOf" in node:
         node["anyOf"] = node.pop("oneOf")
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
     if "allOf" in node and len(node["allOf"]) == 1 and not node.get("properties"):
         node.update(node.pop("allOf")[0])
-    if "$ref" in node and len(node) > 1:
-        # strict mode takes no keywords beside a $ref
-        node = {"$ref": node["$ref"]}
+    ref = node.get("$ref")
+    if ref is not None and len(node) > 1:
+        # Strict mode takes no keywords beside a $ref: inline the definition under them (as the OpenAI SDK
+        # does), unless that would recurse forever.
+        name = _local_ref(ref)
+        if name is None or name in inlining or not isinstance(defs.get(name), dict):
+            return {"$ref": ref}
+        merged = {**copy.deepcopy(defs[name]), **{k: v for k, v in node.items() if k != "$ref"}}
+        return _strict_node(merged, defs, (*inlining, name))
     is_object = node.get("type") == "object" or "properties" in node
     if is_object:
         extra = node.get("additionalProperties")
@@ -92,7 +142,7 @@ def _strict_node(node: Any) -> Any:
         props = node.get("properties", {})
         required = set(node.get("required", ()))
         for name, prop in list(props.items()):
-            prop = _strict_node(prop)
+            prop = _strict_node(prop, defs, inlining)
             if name not in required and not _allows_null(prop):
                 prop = {"anyOf": [prop, {"type": "null"}]}
             props[name] = prop
@@ -102,11 +152,24 @@ def _strict_node(node: Any) -> Any:
         node.setdefault("type", "object")
     for key in ("items", "anyOf", "prefixItems"):
         if key in node:
-            node[key] = _strict_node(node[key])
-    for defs in ("$defs", "definitions"):
-        if defs in node:
-            node[defs] = {k: _strict_node(v) for k, v in node[defs].items()}
+            node[key] = _strict_node(node[key], defs, inlining)
+    for key in ("$defs", "definitions"):
+        if key in node:
+            node[key] = {k: _strict_node(v, defs, ()) for k, v in node[key].items()}
+    _move_unenforced(node)
     return node
+
+
+def _move_unenforced(node: dict[str, Any]) -> None:
+    """Moves the keywords strict mode does not take into the node's description."""
+    moved = {k: v for k, v in node.items()
+             if k not in _STRICT_KEYWORDS or (k == "format" and v not in _STRICT_FORMATS)}
+    if not moved:
+        return
+    for k in moved:
+        del node[k]
+    note = "{" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in moved.items()) + "}"
+    node["description"] = f"{node['description']}\n\n{note}" if node.get("description") else note
 
 
 def _drop_optional_nulls(value: Any, schema: Any, defs: dict[str, Any]) -> Any:
@@ -159,6 +222,8 @@ class StructuredPlan(Generic[T]):
         wrapped = not (isinstance(target, type) and issubclass(target, BaseModel)) and schema.get("type") != "object"
         if isinstance(target, type) and issubclass(target, BaseModel):
             description = schema.get("description")
+        if not wrapped:
+            schema = object_root(schema)
         if wrapped:
             defs = schema.pop("$defs", None)
             schema = {"type": "object", "properties": {_WRAP_KEY: schema}, "required": [_WRAP_KEY],

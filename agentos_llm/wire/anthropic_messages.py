@@ -9,68 +9,53 @@ Conventions worth knowing:
 - Blocks that must go back verbatim (thinking, redacted thinking, server tool use and results, and any
   block type we do not model) are kept on the assistant `Message` as `VendorBlock(provider="anthropic")`.
 - In "tool" structured mode the forced tool's input is the answer: it becomes the response text.
+
+This module builds the requests and is the API's converter module (`apis.py`): it re-exports the rest, split
+by concern into `anthropic_response` (whole responses, usage, model listings, token counts),
+`anthropic_stream` (stream events) and `anthropic_documents` (documents and citations).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import (
-    APIConnectionError,
-    InvalidRequestError,
-    MalformedResponseError,
-    UnsupportedCapabilityError,
-    error_from_response,
+from ..errors import InvalidRequestError, UnsupportedCapabilityError
+from ..request_rules import Sampling, check_tool_names, limit_stop, plan_reasoning, reconcile_sampling, tool_choice_for
+from ..types import AudioPart, DocumentPart, ImagePart, Message, TextPart
+from .anthropic_documents import FILES_BETA, document_block, needs_files_beta
+from .anthropic_response import (
+    _API,
+    _THINKING_TYPES,
+    DEFAULT_MAX_TOKENS,
+    EFFORT_BUDGETS,
+    MIN_THINKING_BUDGET,
+    PROVIDER,
+    finish_reason,
+    parse_message,
+    parse_model_list,
+    parse_token_count,
+    tool_id,
+    usage_from_wire,
 )
-from ..request_rules import EFFORT_BUDGETS as DEFAULT_EFFORT_BUDGETS
-from ..request_rules import (
-    Sampling,
-    check_tool_names,
-    limit_stop,
-    plan_reasoning,
-    reconcile_sampling,
-    tool_choice_for,
-)
-from ..types import (
-    AudioPart,
-    Citation,
-    CompletionResponse,
-    DocumentPart,
-    FinishReason,
-    ImagePart,
-    Message,
-    ModelInfo,
-    ReasoningDeltaEvent,
-    StreamEvent,
-    TextDeltaEvent,
-    TextPart,
-    ToolCall,
-    ToolCallDeltaEvent,
-    ToolCallEvent,
-    Usage,
-    UsageEvent,
-    VendorBlock,
-    parse_tool_arguments,
-)
-from .anthropic_documents import FILES_BETA, citation_from_wire, document_block, needs_files_beta
-from .common import merge_extra, token_count_field
+from .anthropic_stream import MessagesStreamAssembler, decode_event
+from .common import arguments_object, merge_extra
 
 if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
     from ..provider import Call
 
+
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "EFFORT_BUDGETS",
     "FILES_BETA",
     "MIN_THINKING_BUDGET",
     "PROVIDER",
     "MessagesStreamAssembler",
+    "build_count_request",
     "build_messages_request",
     "decode_event",
     "finish_reason",
@@ -79,59 +64,13 @@ __all__ = [
     "output_schema",
     "parse_message",
     "parse_model_list",
+    "parse_token_count",
     "structured_tool_name",
     "thinking_budget",
     "thinking_config",
     "tool_id",
     "usage_from_wire",
 ]
-
-PROVIDER = "anthropic"
-DEFAULT_MAX_TOKENS = 4096
-"""`max_tokens` for a model the catalog does not know (the API requires one)."""
-MIN_THINKING_BUDGET = 1024
-"""The smallest `budget_tokens` the API accepts."""
-# Thinking budgets for the effort levels, on models with manual thinking (adaptive ones take the effort).
-EFFORT_BUDGETS: Mapping[str, int] = DEFAULT_EFFORT_BUDGETS
-_API = "the Anthropic Messages API"
-
-_FINISH = {
-    "end_turn": FinishReason.STOP,
-    "stop_sequence": FinishReason.STOP,
-    "max_tokens": FinishReason.LENGTH,
-    "model_context_window_exceeded": FinishReason.LENGTH,
-    "tool_use": FinishReason.TOOL_CALLS,
-    "refusal": FinishReason.CONTENT_FILTER,
-    "pause_turn": FinishReason.OTHER,
-}
-_TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
-_NOT_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
-# Assistant blocks that must open the turn when sent back (the API checks their position).
-_THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
-
-
-def finish_reason(raw: str | None, has_tool_calls: bool) -> FinishReason | None:
-    """The normalized finish reason for a `stop_reason`; unknown values are `other`."""
-    if not raw:
-        return FinishReason.TOOL_CALLS if has_tool_calls else None
-    reason = _FINISH.get(raw, FinishReason.OTHER)
-    if has_tool_calls and reason is FinishReason.STOP:
-        return FinishReason.TOOL_CALLS
-    return reason
-
-
-def tool_id(raw: str | None) -> str:
-    """A tool-use id Anthropic accepts (`^[a-zA-Z0-9_-]+$`), stable for the same input.
-
-    Ids made elsewhere (OpenAI `call_...`, Gemini, hand-written) pass unchanged when already valid;
-    others get their invalid characters replaced plus a short hash, so two ids never collide.
-    """
-    if raw and _TOOL_ID.match(raw):
-        return raw
-    digest = hashlib.sha256((raw or "").encode()).hexdigest()[:10]
-    cleaned = _NOT_ID_CHARS.sub("_", raw or "")[:48]
-    return f"{cleaned}_{digest}" if cleaned else f"toolu_{digest}"
-
 
 # ---------------------------------------------------------------------- request
 
@@ -181,11 +120,8 @@ def _assistant_blocks(msg: Message) -> list[dict[str, Any]]:
     blocks += [b for b in ours if b.get("type") not in _THINKING_TYPES]
     blocks += _content_blocks(msg.content)
     for call in msg.tool_calls:
-        args: Any = call.arguments
-        if not args and call.arguments_raw is not None:
-            parsed, _ = parse_tool_arguments(call.arguments_raw)
-            args = parsed
-        blocks.append({"type": "tool_use", "id": tool_id(call.id), "name": call.name, "input": args or {}})
+        blocks.append({"type": "tool_use", "id": tool_id(call.id), "name": call.name,
+                       "input": arguments_object(call, provider=PROVIDER)})
     return blocks
 
 
@@ -465,321 +401,6 @@ def build_messages_request(call: Call, *, max_tokens: int | None = None, samplin
     return body
 
 
-# ---------------------------------------------------------------------- response
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def usage_from_wire(u: Mapping[str, Any] | None) -> Usage:
-    """Usage in our inclusive convention: input counts cache reads and writes.
-
-    Thinking tokens are billed inside `output_tokens`, which is what `output_tokens` reports;
-    `reasoning_tokens` stays 0 (Anthropic gives no split the other vendors' counts compare with).
-    """
-    if not u:
-        return Usage()
-    read = _int(u.get("cache_read_input_tokens"))
-    written = _int(u.get("cache_creation_input_tokens"))
-    return Usage(
-        input_tokens=_int(u.get("input_tokens")) + read + written,
-        output_tokens=_int(u.get("output_tokens")),
-        cached_input_tokens=read,
-        cache_write_input_tokens=written,
-    )
-
-
-def _response(blocks: Sequence[Mapping[str, Any]], *, message_id: str | None, model: str, stop_reason: Any,
-              usage: Mapping[str, Any] | None, provider: str, structured_tool: str | None,
-              raw: Any = None) -> CompletionResponse:
-    """The whole response from finished content blocks (shared by the whole and streamed paths)."""
-    texts: list[str] = []
-    reasoning: list[str] = []
-    calls: list[ToolCall] = []
-    vendor: list[VendorBlock] = []
-    citations: list[Citation] = []
-    answer: str | None = None
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "text":
-            texts.append(block.get("text") or "")
-            cited = block.get("citations")
-            if isinstance(cited, list):
-                citations.extend(citation_from_wire(c) for c in cited if isinstance(c, Mapping))
-        elif kind == "tool_use":
-            args, args_raw = parse_tool_arguments(block.get("input"))
-            if structured_tool is not None and block.get("name") == structured_tool:
-                answer = args_raw if args_raw is not None else json.dumps(args)
-                continue
-            calls.append(ToolCall(id=block.get("id") or tool_id(None), name=block.get("name") or "",
-                                  arguments=args, arguments_raw=args_raw))
-        else:
-            if kind == "thinking":
-                reasoning.append(block.get("thinking") or "")
-            vendor.append(VendorBlock(provider=PROVIDER, type=str(kind), data=dict(block)))
-    text = answer if answer is not None else "".join(texts)
-    thought = "".join(reasoning) or None
-    raw_finish = stop_reason if isinstance(stop_reason, str) else None
-    reason = finish_reason(raw_finish, bool(calls))
-    if answer is not None and raw_finish == "tool_use" and not calls:
-        reason = FinishReason.STOP  # the forced tool carried the answer; nothing is left to call
-    return CompletionResponse(
-        id=message_id,
-        provider=provider,
-        model=model,
-        text=text,
-        reasoning=thought,
-        tool_calls=calls,
-        finish_reason=reason,
-        raw_finish_reason=raw_finish,
-        usage=usage_from_wire(usage),
-        message=Message(role="assistant", content=text or None, tool_calls=calls, reasoning=thought,
-                        vendor_blocks=vendor),
-        citations=citations,
-        raw=raw,
-    )
-
-
-def _raise_error_body(payload: Mapping[str, Any], provider: str, status: int | None = None) -> None:
-    if payload.get("type") == "error" or isinstance(payload.get("error"), Mapping):
-        raise error_from_response(status, payload, provider=provider)
-
-
-def parse_message(payload: Any, *, provider: str = PROVIDER, model: str,
-                  structured_tool: str | None = None) -> CompletionResponse:
-    """A whole Messages response as our response (`model` is the requested one, used when none is served)."""
-    if not isinstance(payload, Mapping):
-        raise MalformedResponseError(f"expected a JSON object, got {type(payload).__name__}", provider=provider)
-    _raise_error_body(payload, provider)
-    content = payload.get("content")
-    if not isinstance(content, list):
-        raise MalformedResponseError("the response has no content list", provider=provider)
-    return _response([b for b in content if isinstance(b, Mapping)], message_id=payload.get("id"),
-                     model=payload.get("model") or model, stop_reason=payload.get("stop_reason"),
-                     usage=payload.get("usage"), provider=provider, structured_tool=structured_tool, raw=payload)
-
-
-# ---------------------------------------------------------------------- streaming
-
-
-def decode_event(data: str, provider: str = PROVIDER) -> Any:
-    """One SSE data payload as JSON (None for an empty keep-alive)."""
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
-
-
-class _Block:
-    """One content block as it streams: its start, then its deltas appended to its fields."""
-
-    __slots__ = ("data", "json", "ordinal", "parts")
-
-    def __init__(self, start: Mapping[str, Any], ordinal: int | None) -> None:
-        self.data = dict(start)
-        self.ordinal = ordinal  # the tool-call index, for client tool_use blocks
-        self.parts: dict[str, list[str]] = {}
-        self.json: list[str] = []
-
-    def add(self, key: str, piece: str) -> None:
-        parts = self.parts.get(key)
-        if parts is None:
-            start = self.data.get(key)
-            parts = self.parts[key] = [start] if isinstance(start, str) and start else []
-        parts.append(piece)
-
-    def finish(self) -> dict[str, Any]:
-        for key, parts in self.parts.items():
-            self.data[key] = "".join(parts)
-        self.parts = {}
-        if self.json:
-            text = "".join(self.json)
-            self.json = []
-            if text.strip():
-                try:
-                    self.data["input"] = json.loads(text)
-                except ValueError:
-                    self.data["input"] = text  # kept as text; the tool call carries it as arguments_raw
-        return self.data
-
-
-class MessagesStreamAssembler:
-    """Assembles Messages stream events: deltas out as events, the whole response at the end.
-
-    Usage comes from `message_start`, and fields present in `message_delta` (cumulative counts)
-    replace it; one `UsageEvent` is emitted at `message_delta`.
-    """
-
-    def __init__(self, *, provider: str = PROVIDER, model: str, structured_tool: str | None = None) -> None:
-        self.provider = provider
-        self.model = model
-        self.structured_tool = structured_tool
-        self._id: str | None = None
-        self._served_model: str | None = None
-        self._usage: dict[str, Any] = {}
-        self._stop_reason: str | None = None
-        self._blocks: dict[int, _Block] = {}
-        self._done: dict[int, dict[str, Any]] = {}
-        self._tools = 0
-        self._started = False
-        self._stopped = False
-
-    def feed(self, event: Any) -> Sequence[StreamEvent]:
-        """Events for one decoded stream event."""
-        if event is None:
-            return ()
-        if not isinstance(event, Mapping):
-            raise MalformedResponseError("a stream event is not a JSON object", provider=self.provider)
-        kind = event.get("type")
-        if kind == "content_block_delta":
-            return self._delta(event)
-        if kind == "content_block_start":
-            return self._start(event)
-        if kind == "content_block_stop":
-            return self._stop(event)
-        if kind == "message_start":
-            message = event.get("message") or {}
-            self._started = True
-            self._id = message.get("id")
-            self._served_model = message.get("model")
-            self._usage = dict(message.get("usage") or {})
-            return ()
-        if kind == "message_delta":
-            delta = event.get("delta") or {}
-            if delta.get("stop_reason"):
-                self._stop_reason = delta["stop_reason"]
-            usage = event.get("usage")
-            if isinstance(usage, Mapping):
-                self._usage.update({k: v for k, v in usage.items() if v is not None})
-                return (UsageEvent(usage=usage_from_wire(self._usage)),)
-            return ()
-        if kind == "message_stop":
-            self._stopped = True
-            return ()
-        if kind == "error":
-            _raise_error_body(event, self.provider)
-        return ()  # ping and event types added later
-
-    def _index(self, event: Mapping[str, Any]) -> int:
-        index = event.get("index")
-        if not isinstance(index, int):
-            raise MalformedResponseError("a content block event has no index", provider=self.provider)
-        return index
-
-    def _start(self, event: Mapping[str, Any]) -> Sequence[StreamEvent]:
-        index = self._index(event)
-        start = event.get("content_block") or {}
-        kind = start.get("type")
-        client_tool = kind == "tool_use" and start.get("name") != self.structured_tool
-        block = self._blocks[index] = _Block(start, self._tools if client_tool else None)
-        if client_tool:
-            self._tools += 1
-            return (ToolCallDeltaEvent(index=block.ordinal or 0, id=start.get("id"), name=start.get("name")),)
-        if kind == "text" and start.get("text"):
-            return (TextDeltaEvent(delta=start["text"]),)
-        if kind == "thinking" and start.get("thinking"):
-            return (ReasoningDeltaEvent(delta=start["thinking"]),)
-        return ()
-
-    def _delta(self, event: Mapping[str, Any]) -> Sequence[StreamEvent]:
-        block = self._blocks.get(self._index(event))
-        if block is None:
-            raise MalformedResponseError("a delta for a content block that never started", provider=self.provider)
-        delta = event.get("delta") or {}
-        kind = delta.get("type")
-        if kind == "text_delta":
-            text = delta.get("text") or ""
-            block.add("text", text)
-            return (TextDeltaEvent(delta=text),) if text else ()
-        if kind == "thinking_delta":
-            text = delta.get("thinking") or ""
-            block.add("thinking", text)
-            return (ReasoningDeltaEvent(delta=text),) if text else ()
-        if kind == "input_json_delta":
-            piece = delta.get("partial_json") or ""
-            block.json.append(piece)
-            if block.ordinal is not None and piece:
-                return (ToolCallDeltaEvent(index=block.ordinal, arguments_delta=piece),)
-            return ()
-        if kind == "signature_delta":
-            block.add("signature", delta.get("signature") or "")
-        elif kind == "citations_delta":
-            citation = delta.get("citation")
-            if citation is not None:
-                citations = block.data.get("citations")
-                block.data["citations"] = [*(citations if isinstance(citations, list) else ()), citation]
-        else:
-            # A delta type we do not model: append its text fields to the block's fields of the same name.
-            for key, value in delta.items():
-                if key != "type" and isinstance(value, str):
-                    block.add(key, value)
-        return ()
-
-    def _stop(self, event: Mapping[str, Any]) -> Sequence[StreamEvent]:
-        index = self._index(event)
-        block = self._blocks.pop(index, None)
-        if block is None:
-            return ()
-        data = self._done[index] = block.finish()
-        if block.ordinal is None:
-            return ()
-        args, raw = parse_tool_arguments(data.get("input"))
-        call = ToolCall(id=data.get("id") or tool_id(None), name=data.get("name") or "", arguments=args,
-                        arguments_raw=raw)
-        return (ToolCallEvent(index=block.ordinal, tool_call=call),)
-
-    def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
-        """Trailing tool-call events (blocks never stopped) and the whole response."""
-        if not self._stopped and self._stop_reason is None:  # a cut stream must not pass for a whole answer
-            raise APIConnectionError("the stream ended before its end marker (no message_stop, no stop_reason)",
-                                     provider=self.provider)
-        tail: list[StreamEvent] = []
-        for index in sorted(self._blocks):
-            tail.extend(self._stop({"index": index}))
-        blocks = [self._done[i] for i in sorted(self._done)]
-        response = _response(blocks, message_id=self._id, model=self._served_model or self.model,
-                             stop_reason=self._stop_reason, usage=self._usage, provider=self.provider,
-                             structured_tool=self.structured_tool)
-        return tail, response
-
-
-# ---------------------------------------------------------------------- models
-
-
-def _unix(value: Any) -> int | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, str) and value:
-        try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-        except ValueError:
-            return None
-    return None
-
-
-def parse_model_list(payload: Any, *, provider: str = PROVIDER) -> list[ModelInfo]:
-    """`GET /v1/models` (one page, or pages merged into one `data` list) as ModelInfo."""
-    if not isinstance(payload, Mapping):
-        raise MalformedResponseError("expected a JSON object", provider=provider)
-    _raise_error_body(payload, provider)
-    out = []
-    for item in payload.get("data") or ():
-        if not isinstance(item, Mapping) or not item.get("id"):
-            continue
-        window = item.get("max_input_tokens")
-        limit = item.get("max_tokens")
-        out.append(ModelInfo(
-            id=item["id"], provider=provider, display_name=item.get("display_name"),
-            created=_unix(item.get("created_at")),
-            context_window=window if isinstance(window, int) else None,
-            max_output_tokens=limit if isinstance(limit, int) else None,
-        ))
-    return out
-
-
 # ---------------------------------------------------------------------- token counting
 
 # The fields `/v1/messages/count_tokens` takes; what only shapes the answer (max_tokens, sampling,
@@ -795,9 +416,3 @@ def build_count_request(call: Call, *, max_tokens: int | None = None) -> dict[st
     return {k: v for k, v in body.items() if k in _COUNT_FIELDS}
 
 
-def parse_token_count(payload: Any, *, provider: str = PROVIDER) -> int:
-    """`input_tokens` of a `count_tokens` answer."""
-    if not isinstance(payload, Mapping):
-        raise MalformedResponseError("expected a JSON object", provider=provider)
-    _raise_error_body(payload, provider)
-    return token_count_field(payload, "input_tokens", provider=provider)

@@ -15,8 +15,9 @@ from typing import Any
 
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..model_traits import ModelTraits
-from ..types import AudioPart, DocumentPart, ImagePart, Message, TextPart, parse_tool_arguments
+from ..types import AudioPart, DocumentPart, ImagePart, Message, TextPart
 from .bedrock_converse_response import MADE_BY, PROVIDER
+from .common import arguments_object
 
 __all__ = ["cache_point", "document_name", "messages_to_wire", "same_model", "tool_use_id"]
 
@@ -215,11 +216,8 @@ def _assistant_blocks(msg: Message, traits: ModelTraits, model: str | None) -> l
     blocks += [_restored(b) for b in own if "reasoningContent" not in b]
     blocks += _content_blocks(msg.content, traits, "messages")
     for call in msg.tool_calls:
-        args: Any = call.arguments
-        if not args and call.arguments_raw is not None:
-            args, _ = parse_tool_arguments(call.arguments_raw)
         blocks.append({"toolUse": {"toolUseId": tool_use_id(call.id, traits), "name": call.name,
-                                   "input": args or {}}})
+                                   "input": arguments_object(call, provider=PROVIDER)}})
     return blocks
 
 

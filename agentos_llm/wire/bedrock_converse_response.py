@@ -339,11 +339,11 @@ class ConverseStreamAssembler:
 
     def feed(self, event: dict[str, Any]) -> Sequence[StreamEvent]:
         """Events for one ConverseStream item."""
-        if not isinstance(event, Mapping):
+        if type(event) is not dict and not isinstance(event, Mapping):
             raise MalformedResponseError("a stream event is not an object", provider=self.provider)
         out: list[StreamEvent] = []
         for kind, body in event.items():
-            data: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
+            data: Mapping[str, Any] = body if type(body) is dict or isinstance(body, Mapping) else {}
             if kind == "contentBlockDelta":
                 out.extend(self._delta(data))
             elif kind == "contentBlockStart":
@@ -367,6 +367,8 @@ class ConverseStreamAssembler:
 
     def _index(self, data: Mapping[str, Any]) -> int:
         index = data.get("contentBlockIndex")
+        if type(index) is int:
+            return index
         if not isinstance(index, int) or isinstance(index, bool):
             raise MalformedResponseError("a content block event has no contentBlockIndex", provider=self.provider)
         return index
@@ -392,10 +394,13 @@ class ConverseStreamAssembler:
         block = self._blocks.get(index)
         if block is None:
             block = self._blocks[index] = _Block()
-        delta: Mapping[str, Any] = data["delta"] if isinstance(data.get("delta"), Mapping) else {}
-        if isinstance(delta.get("text"), str):
-            block.text.append(delta["text"])
-            return (TextDeltaEvent(delta=delta["text"]),) if delta["text"] else ()
+        delta = data.get("delta")
+        if type(delta) is not dict and not isinstance(delta, Mapping):
+            delta = {}
+        text = delta.get("text")
+        if type(text) is str or isinstance(text, str):
+            block.text.append(text)
+            return (TextDeltaEvent(delta=text),) if text else ()
         use = delta.get("toolUse")
         if isinstance(use, Mapping):
             piece = use.get("input")

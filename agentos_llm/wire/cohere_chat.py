@@ -53,7 +53,7 @@ from ..types import (
     VendorBlock,
     parse_tool_arguments,
 )
-from .common import merge_extra
+from .common import arguments_object, compact_json, merge_extra
 
 if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
     from ..provider import Call
@@ -159,10 +159,7 @@ def _user_content(msg: Message, documents: list[dict[str, Any]]) -> str | list[d
 
 
 def _arguments_json(call: ToolCall) -> str:
-    args: Any = call.arguments
-    if not args and call.arguments_raw is not None:
-        args, _ = parse_tool_arguments(call.arguments_raw)
-    return json.dumps(args or {}, separators=(",", ":"), ensure_ascii=False)
+    return compact_json(arguments_object(call, provider=PROVIDER), ensure_ascii=False)
 
 
 def _assistant_message(msg: Message) -> dict[str, Any] | None:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import MalformedResponseError
+from ..errors import InvalidRequestError, MalformedResponseError
 
-__all__ = ["merge_extra", "token_count_field"]
+if TYPE_CHECKING:
+    from ..types import ToolCall
+
+__all__ = ["arguments_json", "arguments_object", "compact_json", "merge_extra", "token_count_field"]
+
+# Values that need no check before they go on the wire: the flat arguments most tool calls carry.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+# Made once: `json.dumps` with separators builds a new encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_COMPACT_UTF8 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> None:
@@ -26,3 +36,47 @@ def token_count_field(payload: Mapping[str, Any], field: str, *, provider: str, 
     if not isinstance(count, int) or isinstance(count, bool):
         raise MalformedResponseError(f"the token-count answer has no {field}", provider=provider)
     return count
+
+
+def _not_serializable(call: ToolCall, exc: Exception, provider: str | None) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"the arguments of tool call {call.id!r} ({call.name}) in the history cannot be sent as JSON: {exc}; "
+        "give them as JSON data (str, int, float, bool, None, lists and dicts with string keys)", provider=provider)
+
+
+def arguments_object(call: ToolCall, *, provider: str | None = None) -> dict[str, Any]:
+    """A history tool call's arguments as the object the wire carries (`arguments_raw` parsed when they are
+    empty); `InvalidRequestError` when they are not JSON data, instead of a TypeError when the body is encoded."""
+    args = call.arguments
+    if not args:
+        if call.arguments_raw is None:
+            return {}
+        try:
+            value = json.loads(call.arguments_raw)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+    if all(type(k) is str and type(v) in _PLAIN for k, v in args.items()):
+        return args
+    try:
+        json.dumps(args, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise _not_serializable(call, exc, provider) from None
+    return args
+
+
+def arguments_json(call: ToolCall, *, provider: str | None = None, raw_first: bool = True,
+                   ensure_ascii: bool = True) -> str:
+    """A history tool call's arguments as JSON text (`arguments_raw` as is when the parsed arguments are empty);
+    `InvalidRequestError` when they are not JSON data."""
+    if raw_first and call.arguments_raw is not None and not call.arguments:
+        return call.arguments_raw
+    try:
+        return (_COMPACT if ensure_ascii else _COMPACT_UTF8).encode(call.arguments)
+    except (TypeError, ValueError) as exc:
+        raise _not_serializable(call, exc, provider) from None
+
+
+def compact_json(value: Any, *, ensure_ascii: bool = True) -> str:
+    """`json.dumps(value, separators=(",", ":"))` without building an encoder each time."""
+    return (_COMPACT if ensure_ascii else _COMPACT_UTF8).encode(value)

@@ -41,7 +41,7 @@ from ..types import (
     VendorBlock,
     parse_tool_arguments,
 )
-from .common import merge_extra, token_count_field
+from .common import arguments_json, merge_extra, token_count_field
 
 if TYPE_CHECKING:  # annotations only: the pure converters do not load the I/O policy layer
     from ..provider import Call
@@ -126,9 +126,7 @@ def _user_content(content: str | list[Any] | None, provider: str) -> str | list[
 
 
 def _arguments_text(call: ToolCall) -> str:
-    if call.arguments_raw is not None and not call.arguments:
-        return call.arguments_raw
-    return json.dumps(call.arguments, separators=(",", ":"))
+    return arguments_json(call)
 
 
 def _call_item(call: ToolCall, recorded: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -136,6 +136,8 @@ class _Item:
 
 
 def _int(value: Any) -> int | None:
+    if type(value) is int:
+        return value
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -164,10 +166,10 @@ class ResponsesStreamAssembler:
         """Events for one decoded stream event."""
         if chunk is None:
             return ()
-        if not isinstance(chunk, Mapping):
+        if type(chunk) is not dict and not isinstance(chunk, Mapping):
             raise MalformedResponseError("a stream event is not a JSON object", provider=self.provider)
         kind = chunk.get("type")
-        if not isinstance(kind, str):
+        if type(kind) is not str and not isinstance(kind, str):
             raise MalformedResponseError("a stream event has no type", provider=self.provider)
         if kind == "response.output_text.delta":
             item = self._find(chunk, "message")
@@ -218,6 +220,8 @@ class ResponsesStreamAssembler:
 
     def _piece(self, chunk: Mapping[str, Any]) -> str:
         piece = chunk.get("delta")
+        if type(piece) is str:
+            return piece
         if piece is None:
             return ""
         if not isinstance(piece, str):
