@@ -1,7 +1,8 @@
 """Keeps API keys out of every string the library produces (errors, reprs, logs).
 
 Two nets: key-shaped strings of the vendors we talk to are masked even if we never saw them, and every
-secret the library has seen (`register_secret`, `hold_secret`) is masked wherever it appears.
+secret the library has seen (`register_secret`, `hold_secret`) is masked wherever it appears. A password
+written into a URL (`https://user:pw@host`) is masked too.
 
 The registry of seen secrets is bounded and costs the same per key however many there are (a multi-tenant
 server makes thousands of providers):
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 __all__ = ["MAX_RECENT", "hold_secret", "known_secrets", "redact", "register_secret"]
 
@@ -30,6 +31,8 @@ _KEY_PATTERN = re.compile(
     r"|(?<=Bearer )[A-Za-z0-9_\-.=]{12,})"
 )
 _MASK = "[REDACTED]"
+# A password written into a URL (`https://user:pw@gateway/v1`, a proxy URL) travels in connection errors.
+_URL_PASSWORD = re.compile(r"(://[^/\s@:]*):[^/\s@]+@")
 _MIN_LENGTH = 10  # short placeholders ("ollama") are not worth masking everywhere
 
 MAX_RECENT = 1024
@@ -42,6 +45,7 @@ _compiled: re.Pattern[str] | None = None
 _compiled_keys: frozenset[str] = frozenset()
 _pending: dict[str, None] = {}  # live keys the compiled regex does not have yet
 _dead = 0  # keys the compiled regex has that are no longer live
+_released: deque[str] = deque()  # keys whose owner died, queued by finalizers
 
 
 def _live(value: str) -> bool:
@@ -69,6 +73,7 @@ def register_secret(value: str | None) -> None:
     if not value or len(value) < _MIN_LENGTH:
         return
     with _lock:
+        _settle_releases()
         if value in _recent:
             _recent.move_to_end(value)
             return
@@ -87,6 +92,7 @@ def hold_secret(owner: object, value: str | None) -> None:
     if not value or len(value) < _MIN_LENGTH:
         return
     with _lock:
+        _settle_releases()
         count = _held.get(value, 0)
         _held[value] = count + 1
         if count == 0 and value not in _recent:
@@ -95,11 +101,19 @@ def hold_secret(owner: object, value: str | None) -> None:
 
 
 def _release(value: str) -> None:
-    with _lock:
+    # A weakref finalizer: the garbage collector may run it anywhere, even inside a `with _lock:` of this
+    # very thread (a plain Lock would then deadlock), so it only queues; the next locked section settles it.
+    _released.append(value)
+
+
+def _settle_releases() -> None:
+    """Applies the releases queued by finalizers (the caller holds `_lock`)."""
+    while _released:
+        value = _released.popleft()
         count = _held.get(value, 0) - 1
         if count > 0:
             _held[value] = count
-            return
+            continue
         _held.pop(value, None)
         if value not in _recent:
             _forgotten(value)
@@ -108,6 +122,7 @@ def _release(value: str) -> None:
 def known_secrets() -> int:
     """How many secrets are remembered now (held by live owners, or among the recent ones)."""
     with _lock:
+        _settle_releases()
         return len(_held.keys() | _recent.keys())
 
 
@@ -120,6 +135,7 @@ def _current() -> tuple[re.Pattern[str] | None, list[str]]:
     """The compiled regex and the keys it lacks, rebuilt first when too much changed since it was built."""
     global _compiled, _compiled_keys, _dead
     with _lock:
+        _settle_releases()
         size = len(_compiled_keys)
         if len(_pending) > 32 + size // 4 or _dead > 32 + size // 2:
             keys = frozenset(_held.keys() | _recent.keys())
@@ -141,4 +157,6 @@ def redact(text: str) -> str:
         text = _alternation(found).sub(_MASK, text)
     elif pattern is not None:
         text = pattern.sub(_MASK, text)
+    if "@" in text and "://" in text:
+        text = _URL_PASSWORD.sub(rf"\1:{_MASK}@", text)
     return _KEY_PATTERN.sub(_MASK, text)

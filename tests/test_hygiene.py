@@ -209,3 +209,41 @@ def test_a_key_registered_again_stays_masked_after_its_provider_is_gone() -> Non
     del provider
     gc.collect()
     assert key not in redact(f"... {key} ...")  # still among the recent ones
+
+
+_RELEASE_UNDER_LOCK = """
+import gc, threading
+from agentos_llm import redaction
+
+class Owner:
+    pass
+
+box = [Owner()]
+value = "release-under-lock-0123456789"
+redaction.hold_secret(box[0], value)
+assert value not in redaction.redact(f"x {value} y")
+
+def release_while_locked():
+    with redaction._lock:
+        box.clear()   # the finalizer runs here, inside the locked section
+        gc.collect()
+
+worker = threading.Thread(target=release_while_locked, daemon=True)
+worker.start()
+worker.join(10)
+assert not worker.is_alive(), "deadlocked"
+redaction.known_secrets()  # settles the queued release
+assert value not in redaction._held
+print("ok")
+"""
+
+
+def test_a_key_released_by_the_garbage_collector_inside_a_locked_section_never_deadlocks() -> None:
+    """A weakref finalizer can run anywhere the collector runs, even while this thread holds the registry's
+    lock (a full suite once froze there); releasing must not wait for that lock. In a child process, so a
+    regression fails this test instead of freezing the suite."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _RELEASE_UNDER_LOCK], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
