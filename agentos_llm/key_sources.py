@@ -126,10 +126,11 @@ def exposed_warning(path: Path, what: str = "config file") -> str | None:
     if sys.platform == "win32":  # pragma: no cover - POSIX modes mean little there
         return None
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        st = path.stat()
     except OSError:
         return None
-    if not mode & 0o077:
+    mode = stat.S_IMODE(st.st_mode)
+    if not stat.S_ISREG(st.st_mode) or not mode & 0o077:  # /dev/null (no config) holds no secret
         return None
     return (f"the {what} {path} can be read by other users (mode {mode:o}); "
             f"run: chmod 600 {shlex.quote(str(path))}")
