@@ -462,3 +462,9 @@ def tls_failure(exc: BaseException, provider: IProvider) -> APIConnectionError |
         f"TLS certificate verification failed for {where}: {detail}; if a proxy or gateway presents a "
         f"certificate of its own CA, pass ca_bundle=\"/path/ca.pem\" or set ca_bundle under "
         f"[providers.{section}]", provider=provider.provider_id)
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether a URL's host is this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname
+    return bool(host) and _is_loopback(str(host))

@@ -470,3 +470,14 @@ def test_without_boto3_the_error_names_the_extra() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == 'pip install "agentos-llm[bedrock]"'
+
+
+def test_a_bedrock_api_key_is_refused_over_plain_http_except_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(ConfigurationError, match="in the clear"):
+        create_provider("bedrock", api_key="bedrock-api-key-0000000000", region="us-east-1",
+                        base_url="http://bedrock.example.com")
+    local = create_provider("bedrock", api_key="bedrock-api-key-0000000000", region="us-east-1",
+                            base_url="http://127.0.0.1:9")  # a local stand-in: the key is added by us, not botocore
+    assert local.credential_source == "argument"
+    local.close()

@@ -33,7 +33,7 @@ from ..errors import (
     ProviderError,
     parse_retry_after,
 )
-from ..http_bridge import TRANSPORT_KEYS, botocore_options
+from ..http_bridge import TRANSPORT_KEYS, botocore_options, is_loopback_url
 from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
 from ..redaction import register_secret
@@ -114,6 +114,19 @@ def _choose_signer(**_: Any) -> Any:
     if call is not None and call.headers and any(k.lower() == "authorization" for k in call.headers):
         return botocore.UNSIGNED  # the request carries its own key (`api_key=`, a bearer token): nothing to sign
     return None
+
+
+def _plain_http(base_url: str | None) -> bool:
+    """Whether the endpoint is plain HTTP, which botocore (1.44 and later) refuses a bearer token over; only a
+    loopback one is allowed here (a local Bedrock stand-in, the emulator), checked when the provider is made."""
+    return bool(base_url) and str(base_url).lower().startswith("http://")
+
+
+def _bearer_on_loopback(key: str) -> Callable[..., None]:
+    def add(request: Any, **_: Any) -> None:
+        if not any(k.lower() == "authorization" for k in request.headers):  # a per-call key wins
+            request.headers["Authorization"] = f"Bearer {key}"
+    return add
 
 
 class _APIKeyToken:
@@ -272,6 +285,9 @@ class BedrockProvider(IProvider):
         secret = self._api_key.get_secret_value() if self._api_key is not None else None
         env = os.environ if self._env is None else self._env
         setup = self._aws = _resolve_aws(self.config, secret, self.credential_source, env)
+        if setup.bearer is not None and _plain_http(self.base_url) and not is_loopback_url(str(self.base_url)):
+            raise ConfigurationError(f"bedrock: a Bedrock API key travels in the clear over {self.base_url}; use an "
+                                     "https:// endpoint (plain http is allowed for a loopback address only)")
         self.region: str = setup.region
         """The AWS region calls go to."""
         self.credential_source = setup.source
@@ -303,6 +319,8 @@ class BedrockProvider(IProvider):
         # Said in code, so that AWS_BEARER_TOKEN_BEDROCK in the environment cannot switch a SigV4 provider
         # (explicit keys, a ready session) to the bearer token, nor the other way round.
         options["signature_version"] = "bearer" if self._aws.bearer is not None else "v4"
+        if self._aws.bearer is not None and _plain_http(self.base_url):
+            options["signature_version"] = botocore.UNSIGNED  # the key goes on by `_bearer_on_loopback`
         return Config(**options)
 
     def _make_client(self, service: str) -> Any:
@@ -311,7 +329,10 @@ class BedrockProvider(IProvider):
         transport, client_args = botocore_options(self.transport, endpoint, where=self.provider_id)
         config = self._client_config().merge(Config(**transport)) if transport else self._client_config()
         client = self._aws.session.client(service, endpoint_url=self.base_url or None, config=config, **client_args)
-        client.meta.events.register(f"before-call.{client.meta.service_model.service_id.hyphenize()}", _apply_timeout)
+        service_id = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register(f"before-call.{service_id}", _apply_timeout)
+        if self._aws.bearer is not None and _plain_http(self.base_url):
+            client.meta.events.register(f"before-sign.{service_id}", _bearer_on_loopback(self._aws.bearer))
         _keep_user_agent(client)
         return client
 

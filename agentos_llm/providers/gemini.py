@@ -259,15 +259,13 @@ class GeminiProvider(IProvider):
             pages = []
             token: str | None = None
             while True:
-                response = await api.async_request("get", self._models_path(token), {}, options)
-                page = self._decode(response.body)
+                got = await self._arequest_within("get", self._models_path(token), {}, options)
+                page = got.payload
                 pages.append(page)
                 token = page.get("nextPageToken") if isinstance(page, dict) else None
                 if not token:
-                    return Received(_merge_pages(pages), response.headers)
-        response = await api.async_request("post", request.path, request.body, options)
-        # The SDK raises for any status but 200, and its answer object keeps no status: a success is a 200.
-        return Received(self._decode(response.body), response.headers, 200)
+                    return Received(_merge_pages(pages), got.headers)
+        return await self._arequest_within("post", request.path, request.body, options)
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
@@ -326,14 +324,18 @@ class GeminiProvider(IProvider):
                 if event.data:
                     yield wire.decode_stream_event(event.data, self.provider_id)
         finally:
-            stream = response.response_stream
-            close = getattr(stream, "aclose", None)  # httpx2 (idempotent)
-            if close is not None:
-                await close()
-            elif callable(getattr(stream, "release", None)):  # aiohttp: back to the pool (idempotent)
-                released = stream.release()
-                if inspect.isawaitable(released):
-                    await released
+            await _aclose_body(response.response_stream)
+
+    async def _arequest_within(self, method: str, path: str, body: dict[str, Any], options: Any) -> Received:
+        """An async request whose body is read as bytes and decoded strictly: the SDK's `async_request` decodes
+        it leniently on httpx (bytes that are not UTF-8 would become U+FFFD instead of an error)."""
+        api = self._api
+        response = await api._async_request(api._build_request(method, path, body, options), options, stream=True)
+        try:
+            raw = await _aread_body(response.response_stream)
+        finally:
+            await _aclose_body(response.response_stream)
+        return Received(self._decode(raw), response.headers, response.status_code)
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
@@ -419,3 +421,21 @@ def _transport_error(module: Any, exc: Exception, provider: str) -> ProviderErro
     if broken is not None and isinstance(exc, broken):
         return APIConnectionError(f"the connection failed: {type(exc).__name__}: {exc}", provider=provider)
     return None
+
+
+async def _aread_body(stream: Any) -> bytes:
+    """The whole body of the SDK's async response: an httpx2 response or an aiohttp one."""
+    read = getattr(stream, "aread", None)  # httpx2
+    if read is not None:
+        return bytes(await read())
+    return bytes(await stream.read())  # aiohttp
+
+
+async def _aclose_body(stream: Any) -> None:
+    close = getattr(stream, "aclose", None)  # httpx2 (idempotent)
+    if close is not None:
+        await close()
+    elif callable(getattr(stream, "release", None)):  # aiohttp: back to the pool (idempotent)
+        released = stream.release()
+        if inspect.isawaitable(released):
+            await released
