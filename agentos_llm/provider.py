@@ -53,7 +53,6 @@ from .provider_surface import default_icon, default_tools
 from .received import Received
 from .redaction import hold_secret, redact
 from .request_keys import with_key
-from .response_metadata import complete as complete_metadata
 from .retry import RetryPolicy
 from .streaming import DEFAULT_STREAM_IDLE_TIMEOUT, arun_stream, run_stream
 from .structured import StructuredMode, StructuredPlan
@@ -77,7 +76,6 @@ from .types import (
 if TYPE_CHECKING:
     from .ledger import UsageLedger
     from .provider_surface import ProviderTool
-    from .types import ResponseMetadata
 
 __all__ = [
     "AsyncEventStream",
@@ -512,13 +510,6 @@ class IProvider(ErrorTranslation, ResponseFinishing, TokenCounting, StructuredOu
         from .providers.dry_run import build_http
 
         return await build_http(self, op, request, timeout, headers, stream=stream, is_async=is_async)
-
-    def get_response_metadata(self, response: CompletionResponse,
-                              headers: Mapping[str, str] | None) -> ResponseMetadata:
-        """How `response` was served (its `metadata`): HTTP status, selected headers, request id, service tier,
-        upstream, API, host and base URL. `headers` are all the response's headers (None when the I/O layer
-        passed none on); an override may add what it reads to `extra`."""
-        return complete_metadata(self, response)
 
     def get_icon(self) -> str:
         """The provider's icon: an http(s) URL or a `data:` URI (built-in hosts: a small SVG monogram)."""

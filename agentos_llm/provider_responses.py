@@ -11,11 +11,13 @@ from .errors import APITimeoutError
 from .pricing import price_usage
 from .received import Heard, Received, hear
 from .request_keys import sent_credential, with_key
-from .response_metadata import source_headers
+from .response_metadata import complete as complete_metadata
+from .response_metadata import completed_values, source_headers
 from .response_pack import pack
 from .streaming import noted, within
 from .types import (
     CompletionResponse,
+    ResponseMetadata,
     StreamEvent,
     Usage,
     UsageEvent,
@@ -24,19 +26,50 @@ from .types import (
 if TYPE_CHECKING:
     from .provider import IProvider
 
+_FINISHED = frozenset({"api", "metadata", "raw"})
+_FINISHED_HEARD = _FINISHED | {"request_id", "rate_limits"}
+
 
 class ResponseFinishing:
     """`IProvider`'s policy for what comes back: typed sends, heard headers, priced and packed answers."""
 
-    def _finish(self, response: CompletionResponse) -> CompletionResponse:
+    def _finish(self, response: CompletionResponse, heard: Heard | None = None) -> CompletionResponse:
+        """The parsed answer with what its headers said (`heard`), priced, its metadata completed, packed."""
         p = cast("IProvider", self)
         p._price(response.usage, response.model)
+        fields_set = response.__pydantic_fields_set__
+        if type(p).get_response_metadata is not _DEFAULT_METADATA or type(fields_set) is not set:
+            return self._finish_by_hook(noted(response, heard))
+        # The default hook's result, computed rather than built: the metadata goes straight into the packed
+        # record (the long way above builds the same, field for field; the tests compare them).
+        d = response.__dict__
+        if heard is not None:
+            d["request_id"] = heard.request_id or d["request_id"]
+            d["rate_limits"] = heard.rate_limits
+        d["api"] = p.api or None
+        metadata = completed_values(p, response, heard)
+        if metadata is None:
+            return self._finish_by_hook(noted(response, heard))
+        fields_set.update(_FINISHED if heard is None else _FINISHED_HEARD)
+        if not p.keep_raw:
+            d["raw"] = None
+        return pack(response, metadata)
+
+    def _finish_by_hook(self, response: CompletionResponse) -> CompletionResponse:
+        p = cast("IProvider", self)
         response.api = p.api or None
         response.metadata = p.get_response_metadata(response, source_headers(response))
         response.metadata._source = None  # every header as received: read by the hook above, not kept
         if not p.keep_raw:
             response.raw = None
         return pack(response)  # kept compactly: agents retain long histories of responses
+
+    def get_response_metadata(self, response: CompletionResponse,
+                              headers: Mapping[str, str] | None) -> ResponseMetadata:
+        """How `response` was served (its `metadata`): HTTP status, selected headers, request id, service tier,
+        upstream, API, host and base URL. `headers` are all the response's headers (None when the I/O layer
+        passed none on); an override may add what it reads to `extra`."""
+        return complete_metadata(cast("IProvider", self), response)
 
     def _price(self, usage: Usage, model: str) -> None:
         """Fills `usage.cost_usd` and `usage.cost_source` (the order is `agentos_llm.pricing`'s)."""
@@ -101,4 +134,7 @@ class ResponseFinishing:
         heard = p._hear(got.headers, with_key(p, None, call.options.api_key), got.status)
         if heard.cost_usd is not None:  # a gateway's own price for the call (LiteLLM) wins
             response.usage.cost_usd, response.usage.cost_source = heard.cost_usd, "provider"
-        return p._finish(noted(response, heard))
+        return p._finish(response, heard)
+
+
+_DEFAULT_METADATA = ResponseFinishing.get_response_metadata

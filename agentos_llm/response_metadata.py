@@ -12,6 +12,7 @@ the last word.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from .provider import IProvider, StreamAssembler
     from .received import Heard
 
-__all__ = ["ObservedAssembler", "complete", "heard_into", "service_tier_of"]
+__all__ = ["ObservedAssembler", "complete", "completed_values", "heard_into", "service_tier_of"]
 
 
 def service_tier_of(payload: Any) -> str | None:
@@ -83,6 +84,7 @@ def source_headers(response: CompletionResponse) -> Mapping[str, str] | None:
     return found
 
 
+@lru_cache(maxsize=256)
 def _safe_url(url: str | None) -> str | None:
     """A base URL without user info or query (either could carry a credential)."""
     if not url:
@@ -107,3 +109,38 @@ def complete(provider: IProvider, response: CompletionResponse) -> ResponseMetad
     meta.host = provider.catalog_key or None
     meta.base_url = _safe_url(provider.base_url)
     return meta
+
+
+_HEARD = frozenset({"status_code", "request_id"})
+_HEARD_HEADERS = _HEARD | {"headers"}
+_COMPLETED = frozenset({"request_id", "service_tier", "upstream", "api", "host", "base_url"})
+
+
+def completed_values(provider: IProvider, response: CompletionResponse, heard: Heard | None
+                     ) -> tuple[dict[str, Any], frozenset[str]] | None:
+    """What `heard_into` and then `complete` would make of the response's metadata, as its field values and the
+    fields set, leaving the metadata untouched (the default hook's result without building it: a finished
+    response packs these values, `agentos_llm.response_pack`). None when the metadata is not a plain
+    `ResponseMetadata`; the caller then takes the long way. `response` must already be `noted`."""
+    meta = response.__dict__["metadata"]
+    if type(meta) is not ResponseMetadata or meta.__pydantic_extra__:
+        return None
+    values = dict(meta.__dict__)
+    fields = _COMPLETED | meta.__pydantic_fields_set__
+    if heard is not None:
+        values["status_code"] = heard.status
+        if heard.headers:
+            values["headers"] = dict(heard.headers)
+            fields |= _HEARD_HEADERS
+        else:
+            fields |= _HEARD
+        values["request_id"] = heard.request_id or values["request_id"]
+    d = response.__dict__
+    values["request_id"] = values["request_id"] or d["request_id"]
+    if values["service_tier"] is None:
+        values["service_tier"] = service_tier_of(d["raw"])
+    values["upstream"] = values["upstream"] or d["upstream"]
+    values["api"] = d["api"] or provider.api or None
+    values["host"] = provider.catalog_key or None
+    values["base_url"] = _safe_url(provider.base_url)
+    return values, fields

@@ -10,15 +10,27 @@ reads the same value, and its serializer, equality, repr and pickling see the fu
 
 from __future__ import annotations
 
+import copy
 import json
+import operator
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from .rate_limits import _PREFIXES, BUCKETS, RateLimits, parse_rate_limit_headers
+from .types_messages import Message, VendorBlock
+from .types_metadata import ResponseMetadata
+from .types_usage import Usage
 
 if TYPE_CHECKING:
-    from .rate_limits import RateLimits
-    from .types import CompletionResponse, Message, ResponseMetadata, Usage
+    from .types_responses import CompletionResponse
+
+_M = TypeVar("_M", bound=BaseModel)
 
 __all__ = ["BUILDERS", "EMPTY", "STORED", "Packed", "PackedMessage", "is_stored", "pack"]
 
@@ -116,41 +128,44 @@ def _intern(text: Any) -> Any:
     return sys.intern(text) if type(text) is str and len(text) <= 64 else text
 
 
-def _usage_part(usage: Any) -> tuple[Any, ...] | None:
-    from .types import Usage
+_COUNTS = operator.itemgetter(*_USAGE_FIELDS)
+_INT = frozenset({int})
 
+
+def _usage_part(usage: Any) -> tuple[Any, ...] | None:
     if type(usage) is not Usage or usage.__pydantic_extra__ or usage.__pydantic_private__:
         return None
     d = usage.__dict__
-    counts = tuple(d[name] for name in _USAGE_FIELDS)
-    if any(type(c) is not int for c in counts):
+    counts = _COUNTS(d)
+    if set(map(type, counts)) != _INT:
         return None
     return (*counts, d["cost_usd"], d["cost_source"], shared(frozenset(usage.__pydantic_fields_set__)))
 
 
 def _meta_part(meta: Any) -> tuple[Any, ...] | None:
-    from .types import ResponseMetadata
-
     if (type(meta) is not ResponseMetadata or meta.__pydantic_extra__
             or (meta.__pydantic_private__ and any(v is not None for v in meta.__pydantic_private__.values()))):
         return None
-    d = meta.__dict__
+    return _meta_values_part(meta.__dict__, meta.__pydantic_fields_set__)
+
+
+def _meta_values_part(d: dict[str, Any], fields_set: Any) -> tuple[Any, ...] | None:
     headers = d["headers"]
     if d["extra"] or type(headers) is not dict:
         return None
     values = tuple(headers.values())
-    if any(type(v) is not str or "\n" in v for v in values) or any(type(k) is not str for k in headers):
+    if not all(type(v) is str for v in values) or not all(type(k) is str for k in headers):
         return None
-    return (d["status_code"], shared(tuple(headers)), "\n".join(values), d["request_id"], _intern(d["service_tier"]),
-            _intern(d["upstream"]), _intern(d["api"]), _intern(d["host"]), _intern(d["base_url"]),
-            shared(frozenset(meta.__pydantic_fields_set__)))
+    joined = "\n".join(values)
+    if joined.count("\n") != max(len(values) - 1, 0):
+        return None  # a value with a line break would not split back as it was
+    return (d["status_code"], shared(tuple(headers)), joined, d["request_id"], _intern(d["service_tier"]),
+            _intern(d["upstream"]), d["api"], d["host"], d["base_url"], shared(frozenset(fields_set)))
 
 
 def _limits_packable(limits: Any, meta: tuple[Any, ...]) -> bool:
     """True when parsing the packed headers again, at the same instant, gives these limits (they are what
     `parse_rate_limit_headers` made of the same headers, untouched since)."""
-    from .rate_limits import _PREFIXES, BUCKETS, RateLimits
-
     if type(limits) is not RateLimits or limits.__pydantic_extra__:
         return False
     names, values = meta[1], meta[2]
@@ -162,15 +177,21 @@ def _limits_packable(limits: Any, meta: tuple[Any, ...]) -> bool:
     return limits.__pydantic_fields_set__ == parsed
 
 
-def pack(response: CompletionResponse) -> CompletionResponse:
-    """Stores the response's rarely read parts compactly (in place); returns it."""
+def pack(response: CompletionResponse,
+         metadata: tuple[dict[str, Any], frozenset[str]] | None = None) -> CompletionResponse:
+    """Stores the response's rarely read parts compactly (in place); returns it.
+
+    `metadata`: the field values and fields set of the response's metadata when they were computed without
+    building it (`response_metadata.completed_values`): packed straight away, or built only when they cannot
+    be packed."""
     d = response.__dict__
     for name in ("tool_calls", "server_tool_calls", "citations", "hops"):
         value = d[name]
         if type(value) is list and not value:
             d[name] = EMPTY
-    for name in ("provider", "model", "api", "raw_finish_reason"):
-        d[name] = _intern(d[name])
+    # The model and finish reason are new strings of every body; provider and API are the library's own.
+    d["model"] = _intern(d["model"])
+    d["raw_finish_reason"] = _intern(d["raw_finish_reason"])
     message = d["message"]
     if _derivable(response, message):
         marker = _marker("DERIVED", shared(frozenset(message.__pydantic_fields_set__)))
@@ -182,7 +203,12 @@ def pack(response: CompletionResponse) -> CompletionResponse:
             if packed_blocks is not None:
                 d["message"] = PackedMessage((marker, *packed_blocks))
     usage = _usage_part(d["usage"])
-    meta = _meta_part(d["metadata"])
+    if metadata is None:
+        meta = _meta_part(d["metadata"])
+    else:
+        meta = _meta_values_part(*metadata) if usage is not None else None
+        if meta is None:
+            d["metadata"] = construct(ResponseMetadata, set(metadata[1]), metadata[0])
     if usage is not None and meta is not None:
         limits = d["rate_limits"]
         observed: datetime | None = None
@@ -193,9 +219,9 @@ def pack(response: CompletionResponse) -> CompletionResponse:
         d["metadata"] = record
         if observed is not None:
             d["rate_limits"] = record
-    keys = _keys_template(type(response))
-    if keys is not None and len(keys) == len(d) and all(a is b for a, b in zip(keys, d, strict=False)):
-        compact = keys.copy()  # shares the template's key table (CPython): a third smaller than a dict of its own
+    found = _keys_template(type(response))
+    if found is not None and found[1] == tuple(d):
+        compact = found[0].copy()  # shares the template's key table (CPython): a third smaller than a dict of its own
         compact.update(d)
         object.__setattr__(response, "__dict__", compact)
     fields_set = response.__pydantic_fields_set__
@@ -204,11 +230,11 @@ def pack(response: CompletionResponse) -> CompletionResponse:
     return response
 
 
-_TEMPLATES: dict[type, dict[str, Any] | None] = {}
+_TEMPLATES: dict[type, tuple[dict[str, Any], tuple[str, ...]] | None] = {}
 
 
-def _keys_template(cls: type) -> dict[str, Any] | None:
-    """A dict with the model's field names in order, whose copies share one key table."""
+def _keys_template(cls: type) -> tuple[dict[str, Any], tuple[str, ...]] | None:
+    """A dict with the model's field names in order, whose copies share one key table, and those names."""
     try:
         return _TEMPLATES[cls]
     except KeyError:
@@ -220,17 +246,14 @@ def _keys_template(cls: type) -> dict[str, Any] | None:
             for name in names:
                 setattr(self, name, None)
 
-    template: dict[str, Any] | None = _Keys().__dict__
-    if template is None or list(template) != names:
-        template = None
-    _TEMPLATES[cls] = template
-    return template
+    template = _Keys().__dict__
+    found = (template, tuple(names)) if template is not None and list(template) == names else None
+    _TEMPLATES[cls] = found
+    return found
 
 
 def _derivable(response: CompletionResponse, message: Any) -> bool:
     """True when `message` is exactly what `derived_message` builds from the response."""
-    from .types import Message
-
     if type(message) is not Message or message.__pydantic_extra__:
         return False
     m = message.__dict__
@@ -249,8 +272,6 @@ _TEXT = "\x00"  # stands for the response's text in packed blocks (JSON never ho
 def _blocks_part(blocks: list[Any], answer: str) -> tuple[str, tuple[frozenset[str], ...]] | None:
     """Vendor blocks as one JSON text (a fraction of their dicts' size), when it reads back to the same; the
     answer's text, which blocks often repeat (Responses' output items), is kept once, by the response."""
-    from .types import VendorBlock
-
     if any(type(b) is not VendorBlock or b.__pydantic_extra__ for b in blocks):
         return None
     plain = [b.__dict__ for b in blocks]
@@ -258,10 +279,10 @@ def _blocks_part(blocks: list[Any], answer: str) -> tuple[str, tuple[frozenset[s
         text = json.dumps(plain, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
         return None
-    if len(answer) >= 16:
-        text = text.replace(json.dumps(answer, ensure_ascii=False), _TEXT)
-    if json.loads(_unpacked(text, answer)) != plain:  # e.g. a tuple or a non-string key: JSON would not give it back
+    if json.loads(text) != plain:  # e.g. a tuple or a non-string key: JSON would not give it back
         return None
+    if len(answer) >= 16:  # JSON escapes a control character, so the stand-in cannot be in the text already
+        text = text.replace(json.dumps(answer, ensure_ascii=False), _TEXT)
     return text, tuple(shared(frozenset(b.__pydantic_fields_set__)) for b in blocks)
 
 
@@ -283,30 +304,68 @@ _MESSAGE_FIELDS = frozenset({"role", "content", "tool_calls", "reasoning", "vend
 # ---------------------------------------------------------------------- building on first read
 
 
+_PLANS: dict[type, tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...], dict[str, Any] | None]] = {}
+
+
+def construct(cls: type[_M], fields_set: set[str], values: dict[str, Any]) -> _M:
+    """A model of `cls` with `values` (already valid: they came out of one) over its defaults, made without
+    validation: what `model_construct` makes, at a fraction of its cost (it runs on every first read of a
+    packed field). For models that forbid or ignore extra fields; `values` must be a fresh dict."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _plan(cls)
+    defaults, factories, private = plan
+    d = defaults.copy()
+    for name, factory in factories:
+        if name not in values:
+            d[name] = factory()
+    d.update(values)
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", d)
+    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None if private is None else dict(private))
+    return model
+
+
+def _plan(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...],
+                                         dict[str, Any] | None]:
+    if cls.model_config.get("extra") == "allow":
+        raise TypeError(f"{cls.__name__} keeps extra fields: construct() would drop them")
+    defaults: dict[str, Any] = {}
+    factories: list[tuple[str, Callable[[], Any]]] = []
+    for name, info in cls.model_fields.items():
+        default = None if info.default is PydanticUndefined else info.default
+        defaults[name] = default
+        if info.default_factory is not None:
+            factories.append((name, info.default_factory))  # type: ignore[arg-type]
+        elif isinstance(default, (list, dict, set)):  # pydantic copies a mutable default for each model
+            factories.append((name, partial(copy.deepcopy, default)))
+    private = {name: attr.get_default() for name, attr in cls.__private_attributes__.items()} or None
+    return defaults, tuple(factories), private
+
+
 def derived_message(response: CompletionResponse, stored: _Marker | PackedMessage) -> Message:
     """The assistant turn of a response: its text, tool calls and reasoning (and packed vendor blocks)."""
-    from .types import Message, VendorBlock
-
     d = response.__dict__
     calls = d["tool_calls"]
     blocks: list[VendorBlock] = []
     marker = stored
     if type(stored) is PackedMessage:
         marker = stored[0]
-        blocks = [VendorBlock.model_construct(set(fields), **data)
+        blocks = [construct(VendorBlock, set(fields), data)
                   for data, fields in zip(json.loads(_unpacked(stored[1], d["text"])), stored[2], strict=False)]
     assert type(marker) is _Marker
-    return Message.model_construct(set(marker.fields), role="assistant", content=d["text"] or None,
-                                   tool_calls=[] if calls is EMPTY else list(calls), reasoning=d["reasoning"],
-                                   vendor_blocks=blocks)
+    return construct(Message, set(marker.fields), {
+        "role": "assistant", "content": d["text"] or None, "tool_calls": [] if calls is EMPTY else list(calls),
+        "reasoning": d["reasoning"], "vendor_blocks": blocks})
 
 
 def usage_of(record: Packed) -> Usage:
     """The usage a record packed."""
-    from .types import Usage
-
     values = dict(zip(_USAGE_FIELDS, record[:6], strict=False))
-    return Usage.model_construct(set(record[8]), **values, cost_usd=record[6], cost_source=record[7])
+    values["cost_usd"], values["cost_source"] = record[6], record[7]
+    return construct(Usage, set(record[8]), values)
 
 
 def headers_of(record: Packed) -> dict[str, str]:
@@ -317,18 +376,13 @@ def headers_of(record: Packed) -> dict[str, str]:
 
 def metadata_of(record: Packed) -> ResponseMetadata:
     """The metadata a record packed."""
-    from .types import ResponseMetadata
-
-    meta = ResponseMetadata.model_construct(
-        set(record[18]), status_code=record[9], headers=headers_of(record), request_id=record[12],
-        service_tier=record[13], upstream=record[14], api=record[15], host=record[16], base_url=record[17], extra={})
-    return meta
+    return construct(ResponseMetadata, set(record[18]), {
+        "status_code": record[9], "headers": headers_of(record), "request_id": record[12], "service_tier": record[13],
+        "upstream": record[14], "api": record[15], "host": record[16], "base_url": record[17], "extra": {}})
 
 
 def rate_limits_of(record: Packed) -> RateLimits | None:
     """The rate limits a record packed, parsed again from its headers at the instant first read."""
-    from .rate_limits import parse_rate_limit_headers
-
     return parse_rate_limit_headers(headers_of(record), now=record[19])
 
 

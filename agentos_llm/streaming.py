@@ -121,7 +121,7 @@ def _finish(p: IProvider, opened: _Opened, call: Call,
             ended: tuple[Sequence[StreamEvent], CompletionResponse]) -> Iterator[StreamEvent]:
     tail, response = ended
     yield from p._priced(tail, response.model)
-    yield DoneEvent(response=p._finish(noted(response, opened.heard)))
+    yield DoneEvent(response=p._finish(response, opened.heard))
 
 
 # ---------------------------------------------------------------------- sync

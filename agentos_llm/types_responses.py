@@ -11,7 +11,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SerializerFunctionWrapHandler,
     model_serializer,
 )
@@ -19,6 +18,7 @@ from pydantic import (
 from .rate_limits import RateLimits
 from .response_pack import BUILDERS, STORED, is_stored
 from .types_messages import Message, ToolCall
+from .types_metadata import ResponseMetadata, blank_metadata
 from .types_usage import Usage
 
 __all__ = [
@@ -95,29 +95,6 @@ class ServerToolCall(BaseModel):
     """What the tool returned, where the vendor sends it (search sources, code output, MCP output)."""
 
 
-class ResponseMetadata(BaseModel):
-    """What the transport and the body said about how a call was served (see docs/models.md).
-
-    `headers` are the selected response headers (request ids, rate limits, processing times, gateway costs),
-    lower-cased; `service_tier` is the tier that served the call where the vendor says so (OpenAI's
-    `service_tier`, Anthropic's `usage.service_tier`); `upstream` the provider an aggregator routed to
-    (OpenRouter's `provider`); `host` the host row and `base_url` where the request went. `extra` holds
-    what a `get_response_metadata` override adds.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    status_code: int | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
-    request_id: str | None = None
-    service_tier: str | None = None
-    upstream: str | None = None
-    api: str | None = None
-    host: str | None = None
-    base_url: str | None = None
-    extra: dict[str, Any] = Field(default_factory=dict)
-    _source: Any = PrivateAttr(default=None)  # the headers as received, for a `get_response_metadata` override
-
-
 class CompletionResponse(BaseModel):
     """A whole model answer; `message` is the assistant turn to append to the history."""
 
@@ -143,7 +120,7 @@ class CompletionResponse(BaseModel):
     """The rate limits the response's headers stated (see `agentos_llm.rate_limits`), where it stated any."""
     request_id: str | None = None
     """The vendor's id of the request (from its response headers), to quote to its support."""
-    metadata: ResponseMetadata = Field(default_factory=ResponseMetadata)
+    metadata: ResponseMetadata = Field(default_factory=blank_metadata)
     """How the call was served: HTTP status, selected headers, service tier, upstream, API and host."""
     hops: list[Hop] = Field(default_factory=list)
     """How a manager served the call: every hop of its route tried, in order (see `Hop`); empty from a

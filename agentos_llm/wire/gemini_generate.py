@@ -255,7 +255,25 @@ def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
             into[key] = value
 
 
+# Declarations made, per tool object: converting a schema is most of a tool call's request cost, and agents send
+# the same tools every turn. A hit needs the same object with the same name, description and parameters object
+# (the entry holds the tool, so its id is not reused); a schema changed in place is not seen.
+_DECLARED: dict[int, tuple[Any, str, str | None, Any, dict[str, Any]]] = {}
+
+
 def _declaration(tool: Any) -> dict[str, Any]:
+    found = _DECLARED.get(id(tool))
+    if (found is not None and found[0] is tool and found[1] == tool.name and found[2] == tool.description
+            and found[3] is tool.parameters):
+        return dict(found[4])
+    decl = _declare(tool)
+    if len(_DECLARED) >= 1024:
+        _DECLARED.clear()
+    _DECLARED[id(tool)] = (tool, tool.name, tool.description, tool.parameters, decl)
+    return dict(decl)
+
+
+def _declare(tool: Any) -> dict[str, Any]:
     # `description` is REQUIRED in the Gemini API's FunctionDeclaration (v1beta proto), even when empty.
     decl: dict[str, Any] = {"name": tool.name, "description": tool.description or ""}
     params = tool.parameters or {}
