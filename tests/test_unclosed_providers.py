@@ -74,6 +74,97 @@ def test_a_dropped_provider_closes_its_clients_on_their_loop(emu: WireEmulator, 
     assert emu.open_connections == 0
 
 
+def _dropped_warnings(caught: list[warnings.WarningMessage]) -> tuple[list[str], list[str]]:
+    """Our "garbage-collected unclosed" warnings, and any other ResourceWarning (a transport or socket left to
+    the collector)."""
+    resource = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    ours = [str(w.message) for w in resource if "garbage-collected" in str(w.message)]
+    return ours, [str(w.message) for w in resource if "garbage-collected" not in str(w.message)]
+
+
+def test_a_dropped_manager_closes_the_providers_it_created(emu: WireEmulator,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentos_llm import AIModelProviderManager
+
+    monkeypatch.setenv("AGENTOS_LLM_CONFIG", "/dev/null")
+    env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": emu.openai_base_url,
+           "ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": emu.anthropic_base_url}
+
+    async def main() -> list[warnings.WarningMessage]:
+        async with asyncio.timeout(OUTER):
+            manager = AIModelProviderManager.from_env(env=env, max_retries=0)
+            assert sorted(manager.providers) == ["anthropic", "openai"]
+            await manager.generate("openai/gpt-4o-mini", "hello")
+            await manager.generate("anthropic/claude-sonnet-4-5", "hello")
+            assert emu.open_connections >= 2
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                del manager
+                gc.collect()
+                await _settle(emu)
+                gc.collect()
+            return caught
+
+    ours, leaked = _dropped_warnings(asyncio.run(main()))
+    assert len(ours) == 2, ours  # one per provider the manager made
+    assert leaked == []
+    assert emu.open_connections == 0
+
+
+def test_a_closed_manager_does_not_warn(emu: WireEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentos_llm import AIModelProviderManager
+
+    monkeypatch.setenv("AGENTOS_LLM_CONFIG", "/dev/null")
+    env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": emu.openai_base_url}
+
+    async def main() -> list[warnings.WarningMessage]:
+        async with AIModelProviderManager.from_env(env=env, max_retries=0) as manager:
+            await manager.generate("openai/gpt-4o-mini", "hello")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            del manager
+            gc.collect()
+            await _settle(emu)
+        return caught
+
+    ours, leaked = _dropped_warnings(asyncio.run(main()))
+    assert (ours, leaked) == ([], [])
+    assert emu.open_connections == 0
+
+
+@pytest.mark.parametrize("pid", ["gemini", "bedrock"])
+def test_a_dropped_gemini_or_bedrock_provider_leaves_no_connection_open(emu: WireEmulator, pid: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gemini's async clients are google-genai's per-loop aiohttp sessions; Bedrock's async calls run the
+    boto3 client in a thread pool. Dropped unclosed, neither leaves a connection or a transport behind."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+
+    def make() -> tuple[IProvider, str]:
+        if pid == "gemini":
+            return create_provider("gemini", api_key=KEY, base_url=emu.gemini_base_url, max_retries=0), \
+                "gemini-2.5-flash"
+        return create_provider("bedrock", region="us-east-1", base_url=emu.bedrock_base_url, max_retries=0), \
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+    async def main() -> list[warnings.WarningMessage]:
+        async with asyncio.timeout(OUTER):
+            provider, model = make()
+            await provider.generate(model, "hello")
+            assert emu.open_connections >= 1
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                del provider
+                gc.collect()
+                await _settle(emu)
+                gc.collect()
+            return caught
+
+    _, leaked = _dropped_warnings(asyncio.run(main()))
+    assert leaked == []
+    assert emu.open_connections == 0
+
+
 def test_a_closed_provider_does_not_warn(emu: WireEmulator) -> None:
     make, model = MAKERS["openai"]
 
