@@ -28,6 +28,7 @@ import math
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -395,6 +396,13 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_system_now = now
+
+
+_CURRENT_PLAN_SECONDS = 60.0
+_current_plans: dict[tuple[int, str, str, str | None], tuple[float, _Plan]] = {}
+
+
 def genai_prices_cost(host: str, model: str, usage: Usage, *, base_url: str | None = None,
                       when: datetime | None = None) -> float | None:
     """The cost of `usage` under genai-prices for one of our hosts and a model name, or None when it does
@@ -402,6 +410,15 @@ def genai_prices_cost(host: str, model: str, usage: Usage, *, base_url: str | No
     lib = _genai()
     if lib is None:
         return None
+    # The current price of a model is looked up once a minute (a price period starts at a date, so a minute
+    # late at most once), not on every call: the lookup is most of pricing's cost. A given `when`, or a `now`
+    # a test fixed, is looked up every time.
+    current = when is None and now is _system_now
+    if current:
+        key = (id(lib.snapshot()), host, model, base_url)
+        found = _current_plans.get(key)
+        if found is not None and found[0] > time.monotonic():
+            return _run(found[1], usage)
     gp_provider = HOST_PROVIDERS.get(host)
     if gp_provider is None and host in HOST_PROVIDERS:
         return None
@@ -414,6 +431,10 @@ def genai_prices_cost(host: str, model: str, usage: Usage, *, base_url: str | No
         price = gp_model.get_prices(when)
         plan = _plan_for(price, lib)
         if plan is not None:
+            if current:
+                if len(_current_plans) > 4096:
+                    _current_plans.clear()
+                _current_plans[key] = (time.monotonic() + _CURRENT_PLAN_SECONDS, plan)
             return _run(plan, usage)
         from genai_prices import Usage as GenaiUsage
 
@@ -453,6 +474,21 @@ _FALLBACKS: tuple[tuple[CostSource, _Source], ...] = (
 )
 
 
+_COST_FIELDS = ("cost_usd", "cost_source")
+
+
+def _priced(usage: Usage, cost: float | None, source: CostSource) -> None:
+    """`usage.cost_usd, usage.cost_source = cost, source`, as pydantic assigns them (a plain `Usage` validates no
+    assignment), without its `__setattr__` machinery: this runs on every call."""
+    if type(usage) is Usage:
+        d = usage.__dict__
+        d["cost_usd"] = cost
+        d["cost_source"] = source
+        usage.__pydantic_fields_set__.update(_COST_FIELDS)
+    else:
+        usage.cost_usd, usage.cost_source = cost, source
+
+
 def price_usage(provider: IProvider, usage: Usage, model: str) -> None:
     """Fills `usage.cost_usd` and `usage.cost_source` for a call `provider` made to `model` (in place).
 
@@ -460,16 +496,16 @@ def price_usage(provider: IProvider, usage: Usage, model: str) -> None:
     Never raises.
     """
     if usage.cost_usd is not None and usage.cost_source in (None, "provider"):
-        usage.cost_source = "provider"
+        _priced(usage, usage.cost_usd, "provider")
         return
     if _DEFINED_MODELS:
         cost = cost_usd(_defined(provider, model), usage)
         if cost is not None:
-            usage.cost_usd, usage.cost_source = cost, "definition"
+            _priced(usage, cost, "definition")
             return
     cost = genai_prices_cost(provider.catalog_key, model, usage, base_url=provider.base_url)
     if cost is not None:
-        usage.cost_usd, usage.cost_source = cost, "genai-prices"
+        _priced(usage, cost, "genai-prices")
         return
     for source, lookup in _FALLBACKS:
         try:
@@ -479,6 +515,6 @@ def price_usage(provider: IProvider, usage: Usage, model: str) -> None:
             continue
         cost = cost_usd(info, usage)
         if cost is not None:
-            usage.cost_usd, usage.cost_source = cost, source
+            _priced(usage, cost, source)
             return
-    usage.cost_usd, usage.cost_source = None, "none"
+    _priced(usage, None, "none")

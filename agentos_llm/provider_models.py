@@ -49,9 +49,16 @@ class ModelListing:
     def _listing_key(self) -> tuple[str, str, str]:
         """This credential's cache key: provider id, base URL, and a hash of the key and of what scopes it."""
         p = cast("IProvider", self)
+        # Asked on every response with rate-limit headers: the hash is made again only when what it covers changed.
+        memo = p.__dict__.get("_listing_memo")
+        if (memo is not None and memo[0] is p._api_key and memo[1] == p.provider_id and memo[2] == p.base_url
+                and memo[3] == p.default_headers and memo[4] == p.config):
+            return memo[5]  # type: ignore[no-any-return]
         secret = p._api_key.get_secret_value() if p._api_key is not None else None
-        return listing_key(p.provider_id, p.base_url, secret,
-                           {"headers": p.default_headers, "config": p.config})
+        key = listing_key(p.provider_id, p.base_url, secret, {"headers": p.default_headers, "config": p.config})
+        p.__dict__["_listing_memo"] = (p._api_key, p.provider_id, p.base_url, dict(p.default_headers),
+                                       dict(p.config), key)
+        return key
 
     def _remember_models(self, listed: list[ModelInfo], key: tuple[str, str, str] | None = None) -> list[ModelInfo]:
         """Merges a live listing with the catalog and caches it for this credential (or the one `key` names)."""
