@@ -112,10 +112,14 @@ def signature_for(thinking: str) -> str:
 
 
 def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool a request forces: `tool_choice` naming one, or "any" with exactly one tool."""
     choice = body.get("tool_choice")
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict) and "name" in t]
+    if isinstance(choice, dict) and choice.get("type") == "any" and len(tools) == 1:
+        return tools[0]
     if not isinstance(choice, dict) or choice.get("type") != "tool":
         return None
-    for tool in body.get("tools") or ():
+    for tool in tools:
         if isinstance(tool, dict) and tool.get("name") == choice.get("name"):
             return tool
     return None

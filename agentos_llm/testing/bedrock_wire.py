@@ -140,7 +140,8 @@ def count_input_tokens(body: dict[str, Any]) -> int:
 
 def default_reply(body: dict[str, Any]) -> Reply:
     """The answer when nothing is scripted: for a JSON-schema ``outputConfig.textFormat`` a minimal valid
-    document, for a forced tool a call with a minimal valid input, else an echo of the last user text."""
+    document, for a forced tool (named, or "any" of one) a call with a minimal valid input, else an echo of the
+    last user text."""
     config = body.get("outputConfig")
     fmt = config.get("textFormat") if isinstance(config, dict) else None
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
@@ -152,8 +153,11 @@ def default_reply(body: dict[str, Any]) -> Reply:
         return Reply(text=json.dumps(schema_instance(parsed if isinstance(parsed, dict) else {"type": "object"})))
     choice = (body.get("toolConfig") or {}).get("toolChoice") if isinstance(body.get("toolConfig"), dict) else None
     forced = choice.get("tool") if isinstance(choice, dict) else None
+    specs = _tools(body)
+    if isinstance(choice, dict) and "any" in choice and len(specs) == 1:  # any tool, and there is one
+        forced = {"name": specs[0].get("name")}
     if isinstance(forced, dict):
-        for spec in _tools(body):
+        for spec in specs:
             if spec.get("name") == forced.get("name"):
                 args = schema_instance((spec.get("inputSchema") or {}).get("json") or {"type": "object"})
                 return Reply(tool_calls=[(str(spec["name"]), args if isinstance(args, dict) else {})])

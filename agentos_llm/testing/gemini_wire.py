@@ -116,9 +116,27 @@ def _lower_types(schema: Any) -> Any:
     return out
 
 
+def _forced_declaration(body: dict[str, Any]) -> dict[str, Any] | None:
+    config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    if not isinstance(config, dict) or config.get("mode") != "ANY":
+        return None
+    declared = [d for tool in body.get("tools") or () if isinstance(tool, dict)
+                for d in tool.get("functionDeclarations") or () if isinstance(d, dict)]
+    allowed = config.get("allowedFunctionNames") or [d.get("name") for d in declared]
+    if len(allowed) != 1:
+        return None
+    return next((d for d in declared if d.get("name") == allowed[0]), None)
+
+
 def default_reply(body: dict[str, Any]) -> Reply:
-    """The answer when nothing is scripted: for JSON output a minimal valid document, else an echo of
-    the last user turn's text."""
+    """The answer when nothing is scripted: for JSON output a minimal valid document, for a forced function
+    (mode ANY with one function allowed or declared) a call with minimal valid arguments, else an echo of the
+    last user turn's text."""
+    declaration = _forced_declaration(body)
+    if declaration is not None:
+        schema = declaration.get("parametersJsonSchema") or _lower_types(declaration.get("parameters") or {})
+        args = schema_instance(schema or {"type": "object"})
+        return Reply(tool_calls=[(str(declaration.get("name")), args if isinstance(args, dict) else {})])
     found = body.get("generationConfig")
     config: dict[str, Any] = found if isinstance(found, dict) else {}
     if config.get("responseMimeType") == "application/json":

@@ -98,9 +98,35 @@ def count_prompt_tokens(messages: Any) -> int:
     return max(1, total)
 
 
+def forced_function(body: dict[str, Any], *, flat: bool = False) -> dict[str, Any] | None:
+    """The function tool a request forces (``tool_choice`` naming one, or ``"required"`` with exactly one
+    tool), or None. ``flat``: the Responses API's tool shape (``name`` and ``parameters`` at the top)."""
+    choice = body.get("tool_choice")
+    listed = [t if flat else t.get("function") for t in body.get("tools") or ()
+              if isinstance(t, dict) and t.get("type") == "function"]
+    functions: list[dict[str, Any]] = [f for f in listed if isinstance(f, dict)]
+    if choice == "required" and len(functions) == 1:
+        return functions[0]
+    if isinstance(choice, dict):
+        inner = choice if flat else choice.get("function")
+        named = inner.get("name") if isinstance(inner, dict) else None
+        return next((f for f in functions if f.get("name") == named), None)
+    return None
+
+
+def forced_call(function: dict[str, Any]) -> Reply:
+    """A call of `function` with minimal valid arguments."""
+    args = schema_instance(function.get("parameters") or {"type": "object"})
+    return Reply(tool_calls=[(str(function.get("name")), args if isinstance(args, dict) else {})])
+
+
 def default_reply(body: dict[str, Any]) -> Reply:
-    """The answer when nothing is scripted: an echo of the last user message, or for a
-    ``response_format`` a minimal valid JSON document (``{}`` for ``json_object``)."""
+    """The answer when nothing is scripted: an echo of the last user message, for a ``response_format`` a
+    minimal valid JSON document (``{}`` for ``json_object``), for a forced tool a call with minimal valid
+    arguments."""
+    function = forced_function(body)
+    if function is not None:
+        return forced_call(function)
     response_format = body.get("response_format")
     if isinstance(response_format, dict):
         if response_format.get("type") == "json_schema":

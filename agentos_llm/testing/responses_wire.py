@@ -40,6 +40,7 @@ from agentos_llm.testing.emulator import (
 )
 from agentos_llm.testing.openai_wire import fault_response as openai_fault_response
 from agentos_llm.testing.openai_wire import rate_limit_headers, schema_instance
+from agentos_llm.testing.openai_wire_chat import forced_call, forced_function
 
 __all__ = [
     "ENCRYPTED_INCLUDE",
@@ -174,8 +175,11 @@ def _formatted_text(body: dict[str, Any]) -> str | None:
 
 
 def default_reply(body: dict[str, Any]) -> Reply:
-    """The answer when nothing is scripted: for a JSON ``text.format`` a minimal valid document, else an
-    echo of the last user message's text."""
+    """The answer when nothing is scripted: for a JSON ``text.format`` a minimal valid document, for a forced
+    tool a call with minimal valid arguments, else an echo of the last user message's text."""
+    function = forced_function(body, flat=True)
+    if function is not None:
+        return forced_call(function)
     formatted = _formatted_text(body)
     if formatted is not None:
         return Reply(text=formatted)
