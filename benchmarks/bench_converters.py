@@ -5,6 +5,9 @@ chunks the I/O module hands the assembler), then the provider's own converter ho
 
 - `event`: one stream chunk through `assembler.feed`, the whole stream's `finish` spread over its events;
 - `event+json`: the same with each event's `json.loads` (what the I/O module does before `feed`) counted in;
+- `feed`: one stream chunk through `assembler.feed` alone (what each event of a long stream costs), and
+  `finish`: a stream's `finish` (its whole response built), per stream: the recorded streams are short (Gemini's
+  carry 4 events on average), so `event` spreads a finish over few events;
 - `response`: a whole response body (already JSON-decoded) through `_parse_response`;
 - `request`: `_make_call` (options and tools coerced) plus `_build_request` for a small tool-calling request with a
   three-message history: the converter side of sending.
@@ -192,6 +195,15 @@ def bench_kind(kind: str, samples: list[dict[str, Any]], repeats: int) -> dict[s
             n += len(chunks)
         return n
 
+    def feed_only_all() -> int:
+        n = 0
+        for chunks in decoded:
+            assembler = provider._stream_assembler(stream_call)
+            for chunk in chunks:
+                assembler.feed(chunk)
+            n += len(chunks)
+        return n
+
     def decode_and_feed_all() -> int:
         n = 0
         for events in recorded:
@@ -210,6 +222,10 @@ def bench_kind(kind: str, samples: list[dict[str, Any]], repeats: int) -> dict[s
         row["events"] = sum(len(c) for c in decoded)
         row["event_us"] = _STAT(_per_pass(feed_all, repeats))
         row["event_json_us"] = _STAT(_per_pass(decode_and_feed_all, repeats))
+        feed_only = _STAT(_per_pass(feed_only_all, repeats))
+        row["feed_us"] = feed_only
+        # a stream's finish (the whole response built), per stream: what a long stream spreads thin
+        row["finish_us"] = max(row["event_us"] - feed_only, 0.0) * row["events"] / row["streams"]
 
     # the request side: options and tools coerced, the body built
     history = [{"role": "user", "content": "What is the weather in Oslo?"},
@@ -255,7 +271,7 @@ def main() -> int:
     stat = "fastest" if args.best else "median"
     print(f"converter cost on {path} ({stat} of {args.repeats} passes; µs)")
     print(f"{'API':<20} {'responses':>9} {'µs/resp':>8} {'streams':>7} {'events':>6} {'µs/event':>8} "
-          f"{'+json':>7} {'µs/request':>10}")
+          f"{'+json':>7} {'feed':>6} {'finish':>7} {'µs/request':>10}")
 
     def cell(row: dict[str, Any], key: str, width: int, fmt: str = ".2f") -> str:
         value = row.get(key)
@@ -264,7 +280,8 @@ def main() -> int:
     for row in rows:
         print(f"{row['kind']:<20} {cell(row, 'responses', 9, 'd')} {cell(row, 'response_us', 8)} "
               f"{cell(row, 'streams', 7, 'd')} {cell(row, 'events', 6, 'd')} {cell(row, 'event_us', 8)} "
-              f"{cell(row, 'event_json_us', 7)} {cell(row, 'request_us', 10)}")
+              f"{cell(row, 'event_json_us', 7)} {cell(row, 'feed_us', 6)} {cell(row, 'finish_us', 7)} "
+              f"{cell(row, 'request_us', 10)}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
