@@ -428,3 +428,27 @@ def test_price_data_loads_on_the_first_cost_not_at_import() -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"after_import": False, "after_call": True, "source": "genai-prices"}
+
+
+def test_the_current_price_plan_is_looked_up_once_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentos_llm.types import Usage
+
+    usage = Usage(input_tokens=1000, output_tokens=100)
+    monkeypatch.setattr(pricing, "now", pricing._system_now)  # this file fixes the clock; the cache is for the real one
+    pricing._current_plans.clear()
+    expected = pricing.genai_prices_cost("openai", "gpt-4o-mini", usage, when=datetime.now(timezone.utc))
+    assert expected is not None
+    lookups: list[Any] = []
+    real = pricing._plan_for
+    monkeypatch.setattr(pricing, "_plan_for", lambda price, lib: lookups.append(price) or real(price, lib))
+    clock = [1000.0]
+    monkeypatch.setattr(pricing.time, "monotonic", lambda: clock[0])
+    costs = [pricing.genai_prices_cost("openai", "gpt-4o-mini", usage) for _ in range(5)]
+    assert costs == [expected] * 5 and len(lookups) == 1  # the plan of the minute, reused
+    clock[0] += pricing._CURRENT_PLAN_SECONDS + 1
+    assert pricing.genai_prices_cost("openai", "gpt-4o-mini", usage) == expected and len(lookups) == 2
+    # A fixed `now` (or a given `when`) is looked up every time: a test's clock, or a past price, is honoured.
+    monkeypatch.setattr(pricing, "now", lambda: datetime(2025, 1, 1, tzinfo=timezone.utc))
+    pricing.genai_prices_cost("openai", "gpt-4o-mini", usage)
+    pricing.genai_prices_cost("openai", "gpt-4o-mini", usage)
+    assert len(lookups) == 4
