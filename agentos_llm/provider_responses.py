@@ -45,7 +45,7 @@ class ResponseFinishing:
         d = response.__dict__
         if heard is not None:
             d["request_id"] = heard.request_id or d["request_id"]
-            d["rate_limits"] = heard.rate_limits
+            d["rate_limits"] = None  # packed from the headers (built on read), or parsed by `pack`
         d["api"] = p.api or None
         metadata = completed_values(p, response, heard)
         if metadata is None:
@@ -53,7 +53,7 @@ class ResponseFinishing:
         fields_set.update(_FINISHED if heard is None else _FINISHED_HEARD)
         if not p.keep_raw:
             d["raw"] = None
-        return pack(response, metadata)
+        return pack(response, metadata, None if heard is None else heard.limits_at)
 
     def _finish_by_hook(self, response: CompletionResponse) -> CompletionResponse:
         p = cast("IProvider", self)

@@ -212,30 +212,90 @@ def parse_rate_limit_headers(headers: Mapping[str, str] | None, *, now: datetime
 # ---------------------------------------------------------------------- the store
 
 
+class _Heard:
+    """A response's rate-limit headers, kept unparsed until the store is read (most never are); `older` is the
+    reading it was merged over."""
+
+    __slots__ = ("depth", "headers", "observed_at", "older")
+
+    def __init__(self, headers: Mapping[str, str], observed_at: datetime, older: RateLimits | _Heard | None) -> None:
+        self.headers = headers
+        self.observed_at = observed_at
+        self.older = older
+        self.depth: int = older.depth + 1 if isinstance(older, _Heard) else 1
+
+
+def _resolved(entry: RateLimits | _Heard | None) -> RateLimits | None:
+    """The limits an entry stands for: its readings parsed, oldest first, each merged over the one before."""
+    chain: list[_Heard] = []
+    while type(entry) is _Heard:
+        chain.append(entry)
+        entry = entry.older
+    kept = entry if isinstance(entry, RateLimits) else None
+    for heard in reversed(chain):
+        limits = parse_rate_limit_headers(heard.headers, now=heard.observed_at)
+        if limits is not None:
+            kept = limits if kept is None else limits.merged_over(kept)
+    return kept
+
+
 class RateLimitStore:
-    """The latest rate limits per (provider, credential), thread-safe, at most `max_entries` credentials."""
+    """The latest rate limits per (provider, credential), thread-safe, at most `max_entries` credentials.
+
+    Headers kept with `put_headers` are parsed when read: a reading whose header names include all of the
+    previous unparsed reading's replaces it (it states every bucket that one did); others are merged, oldest
+    first, at most 8 deep before they are parsed."""
+
+    max_unparsed = 8
 
     def __init__(self, max_entries: int = 512) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, Hashable], RateLimits] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, Hashable], RateLimits | _Heard] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _keep(self, key: tuple[str, Hashable], entry: RateLimits | _Heard) -> None:
+        self._entries[key] = entry
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)  # the credential heard from longest ago
 
     def put(self, provider_id: str, credential: Hashable, limits: RateLimits) -> RateLimits:
         """Keeps `limits` as the latest for this credential (buckets it does not mention keep their last
         reading) and returns what is now kept."""
         key = (provider_id, credential)
         with self._lock:
-            older = self._entries.pop(key, None)
+            older = _resolved(self._entries.pop(key, None))
             kept = limits if older is None else limits.merged_over(older)
-            self._entries[key] = kept
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)  # the credential heard from longest ago
+            self._keep(key, kept)
             return kept
+
+    def put_headers(self, provider_id: str, credential: Hashable, headers: Mapping[str, str],
+                    observed_at: datetime) -> None:
+        """Keeps a response's rate-limit `headers` (lower-cased names), read at `observed_at`, for this
+        credential; they are parsed when the store is read."""
+        key = (provider_id, credential)
+        with self._lock:
+            older = self._entries.pop(key, None)
+            if type(older) is _Heard and older.headers.keys() <= headers.keys():
+                older = older.older  # superseded: this reading states every bucket that one did
+            heard = _Heard(headers, observed_at, older)
+            if heard.depth <= self.max_unparsed:
+                self._keep(key, heard)
+            elif (limits := _resolved(heard)) is not None:
+                self._keep(key, limits)
 
     def get(self, provider_id: str, credential: Hashable) -> RateLimits | None:
         """The latest limits seen for this credential, or None."""
+        key = (provider_id, credential)
         with self._lock:
-            return self._entries.get((provider_id, credential))
+            entry = self._entries.get(key)
+            if not isinstance(entry, _Heard):
+                return entry
+            limits = _resolved(entry)
+            if limits is None:
+                del self._entries[key]
+            else:
+                self._entries[key] = limits
+            return limits
 
     def clear(self) -> None:
         """Forgets everything (tests)."""

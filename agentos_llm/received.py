@@ -7,9 +7,9 @@ The seam: an I/O hook passes the headers on and reads nothing in them.
 
 `IProvider` then reads them once (`hear`): the vendor's request id (`response.request_id`), the rate
 limits (`response.rate_limits`, also kept per credential in `agentos_llm.rate_limits.RATE_LIMITS` so
-`get_quota()` reports them without another request), and a cost the gateway reported (LiteLLM's
-`x-litellm-response-cost`, `usage.cost_source = "provider"`; whole responses only: a stream's headers
-leave before its cost is known), and the HTTP status and selected headers (`response.metadata`, see
+`get_quota()` reports them without another request; both parsed only when read), a cost the gateway
+reported (LiteLLM's `x-litellm-response-cost`, `usage.cost_source = "provider"`; whole responses only: a
+stream's headers leave before its cost is known), and the HTTP status and selected headers (`response.metadata`, see
 `agentos_llm.response_metadata`). A hook that returns the bare payload still works; its responses carry
 none of these.
 """
@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Mapping
+from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from .errors import _REQUEST_ID_HEADERS
 from .pricing import LITELLM_COST_HEADER, cost_from_headers
+from .rate_limits import _PREFIXES as _LIMIT_PREFIXES
 from .rate_limits import RATE_LIMITS, RateLimits, parse_rate_limit_headers
 
 __all__ = ["Heard", "Received", "hear"]
@@ -49,11 +51,19 @@ class Heard(NamedTuple):
     `source` the headers as received (for a `get_response_metadata` override)."""
 
     request_id: str | None = None
-    rate_limits: RateLimits | None = None
+    limits_at: datetime | None = None
+    """When the rate-limit headers among `headers` were read (None: there were none); they are parsed only
+    when asked (`rate_limits()`): most responses' limits are never read."""
     cost_usd: float | None = None
     status: int | None = None
     headers: Mapping[str, str] | None = None
     source: Mapping[str, str] | None = None
+
+    def rate_limits(self) -> RateLimits | None:
+        """The rate limits the headers stated, as they stood when read (None: they stated none)."""
+        if self.limits_at is None:
+            return None
+        return parse_rate_limit_headers(self.headers, now=self.limits_at)
 
 
 NOTHING = Heard()
@@ -68,12 +78,13 @@ def hear(provider_id: str, credential: Callable[[], Hashable], headers: Mapping[
     try:
         wanted = _wanted(headers)
         request_id = next((v for h in _REQUEST_ID_HEADERS if (v := wanted.get(h))), None)
-        limits = parse_rate_limit_headers(wanted)
-        if limits is not None:
-            RATE_LIMITS.put(provider_id, credential(), limits)
+        limits_at = None
+        if any(k.startswith(_LIMIT_PREFIXES) for k in wanted):
+            limits_at = datetime.now(timezone.utc)
+            RATE_LIMITS.put_headers(provider_id, credential(), wanted, limits_at)
         raw_cost = wanted.get(LITELLM_COST_HEADER)
         cost = None if raw_cost is None else cost_from_headers({LITELLM_COST_HEADER: raw_cost})
-        return Heard(request_id, limits, cost, status, wanted, headers)
+        return Heard(request_id, limits_at, cost, status, wanted, headers)
     except Exception as exc:  # pragma: no cover - defensive: odd header values must not fail a paid call
         log.debug("could not read the response headers: %s: %s", type(exc).__name__, exc)
         return NOTHING if status is None else Heard(status=status)

@@ -55,9 +55,12 @@ class ObservedAssembler:
 
     def feed(self, chunk: Any) -> Sequence[StreamEvent]:
         """The inner assembler's events for `chunk`."""
-        if type(chunk) is dict and ("service_tier" in chunk or "response" in chunk or "message" in chunk
-                                    or "usage" in chunk):
-            self.tier = service_tier_of(chunk) or self.tier
+        if type(chunk) is dict:
+            tier = chunk.get("service_tier")
+            if type(tier) is str and tier:  # OpenAI chat: on every chunk
+                self.tier = tier
+            elif "response" in chunk or "message" in chunk or chunk.get("usage"):  # `"usage": null` is common
+                self.tier = service_tier_of(chunk) or self.tier
         return self.inner.feed(chunk)
 
     def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:

@@ -70,6 +70,19 @@ def _marker(name: str, fields: frozenset[str] = frozenset()) -> _Marker:
 EMPTY = _Marker("EMPTY")
 """An empty list not made yet (one is made, and kept, on first read)."""
 _DERIVED: dict[frozenset[str], _Marker] = {}  # the assistant message to derive, per set of fields its maker stated
+_TURN = frozenset({"role", "content", "tool_calls", "reasoning"})
+
+
+def assistant_turn(text: str, calls: list[Any], reasoning: str | None,
+                   blocks: list[Any] | None = None) -> Message:
+    """A response's `message`, as a converter states it: `Message(role="assistant", content=text or None,
+    tool_calls=calls, reasoning=reasoning[, vendor_blocks=blocks])`. Without vendor blocks it is not built:
+    the response builds it from its own text, tool calls and reasoning on first read (the same message)."""
+    if blocks:
+        return Message(role="assistant", content=text or None, tool_calls=calls, reasoning=reasoning,
+                       vendor_blocks=blocks)
+    marker = _marker("DERIVED", shared(_TURN if blocks is None else _TURN | {"vendor_blocks"}))
+    return marker  # type: ignore[return-value]  # CompletionResponse.message takes the stand-in as it is
 
 
 class Packed(tuple):  # type: ignore[type-arg]
@@ -93,7 +106,8 @@ class Packed(tuple):  # type: ignore[type-arg]
 
 
 class PackedMessage(tuple):  # type: ignore[type-arg]
-    """A derived message with vendor blocks: (marker, the blocks as JSON, each block's fields set)."""
+    """A derived message with vendor blocks: (marker, the blocks as JSON, each block's fields set, whether they
+    are the response's own provider's, kept as `[type, data]` pairs)."""
 
     __slots__ = ()
 
@@ -177,13 +191,14 @@ def _limits_packable(limits: Any, meta: tuple[Any, ...]) -> bool:
     return limits.__pydantic_fields_set__ == parsed
 
 
-def pack(response: CompletionResponse,
-         metadata: tuple[dict[str, Any], frozenset[str]] | None = None) -> CompletionResponse:
+def pack(response: CompletionResponse, metadata: tuple[dict[str, Any], frozenset[str]] | None = None,
+         limits_at: datetime | None = None) -> CompletionResponse:
     """Stores the response's rarely read parts compactly (in place); returns it.
 
     `metadata`: the field values and fields set of the response's metadata when they were computed without
     building it (`response_metadata.completed_values`): packed straight away, or built only when they cannot
-    be packed."""
+    be packed. `limits_at`: with `metadata`, when the rate-limit headers among them were read (the response's
+    `rate_limits` are those headers, parsed as of then, on read)."""
     d = response.__dict__
     for name in ("tool_calls", "server_tool_calls", "citations", "hops"):
         value = d[name]
@@ -199,7 +214,7 @@ def pack(response: CompletionResponse,
         if not blocks:
             d["message"] = marker
         else:
-            packed_blocks = _blocks_part(blocks, d["text"])
+            packed_blocks = _blocks_part(blocks, d["text"], d["provider"])
             if packed_blocks is not None:
                 d["message"] = PackedMessage((marker, *packed_blocks))
     usage = _usage_part(d["usage"])
@@ -209,10 +224,14 @@ def pack(response: CompletionResponse,
         meta = _meta_values_part(*metadata) if usage is not None else None
         if meta is None:
             d["metadata"] = construct(ResponseMetadata, set(metadata[1]), metadata[0])
+            if limits_at is not None:
+                d["rate_limits"] = parse_rate_limit_headers(metadata[0]["headers"], now=limits_at)
     if usage is not None and meta is not None:
         limits = d["rate_limits"]
         observed: datetime | None = None
-        if limits is not None and _limits_packable(limits, meta):
+        if limits_at is not None and metadata is not None:
+            observed = limits_at
+        elif limits is not None and _limits_packable(limits, meta):
             observed = limits.observed_at
         record = Packed((*usage, *meta, observed))
         d["usage"] = record
@@ -269,12 +288,15 @@ def _derivable(response: CompletionResponse, message: Any) -> bool:
 _TEXT = "\x00"  # stands for the response's text in packed blocks (JSON never holds a raw control character)
 
 
-def _blocks_part(blocks: list[Any], answer: str) -> tuple[str, tuple[frozenset[str], ...]] | None:
+def _blocks_part(blocks: list[Any], answer: str, provider: str) -> tuple[str, tuple[frozenset[str], ...], bool] | None:
     """Vendor blocks as one JSON text (a fraction of their dicts' size), when it reads back to the same; the
-    answer's text, which blocks often repeat (Responses' output items), is kept once, by the response."""
+    answer's text, which blocks often repeat (Responses' output items), is kept once, by the response. Blocks
+    of the response's own provider (the usual case) are kept as `[type, data]` pairs; the flag says so."""
     if any(type(b) is not VendorBlock or b.__pydantic_extra__ for b in blocks):
         return None
-    plain = [b.__dict__ for b in blocks]
+    dicts = [b.__dict__ for b in blocks]
+    own = all(len(d) == 3 and d["provider"] == provider for d in dicts)
+    plain: list[Any] = [[d["type"], d["data"]] for d in dicts] if own else dicts
     try:
         text = json.dumps(plain, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
@@ -283,7 +305,7 @@ def _blocks_part(blocks: list[Any], answer: str) -> tuple[str, tuple[frozenset[s
         return None
     if len(answer) >= 16:  # JSON escapes a control character, so the stand-in cannot be in the text already
         text = text.replace(json.dumps(answer, ensure_ascii=False), _TEXT)
-    return text, tuple(shared(frozenset(b.__pydantic_fields_set__)) for b in blocks)
+    return text, tuple(shared(frozenset(b.__pydantic_fields_set__)) for b in blocks), own
 
 
 def _unpacked(text: str, answer: str) -> str:
@@ -353,8 +375,10 @@ def derived_message(response: CompletionResponse, stored: _Marker | PackedMessag
     marker = stored
     if type(stored) is PackedMessage:
         marker = stored[0]
-        blocks = [construct(VendorBlock, set(fields), data)
-                  for data, fields in zip(json.loads(_unpacked(stored[1], d["text"])), stored[2], strict=False)]
+        plain = json.loads(_unpacked(stored[1], d["text"]))
+        if len(stored) > 3 and stored[3]:  # the response's own blocks, as [type, data] pairs
+            plain = [{"provider": d["provider"], "type": kind, "data": data} for kind, data in plain]
+        blocks = [construct(VendorBlock, set(fields), data) for data, fields in zip(plain, stored[2], strict=False)]
     assert type(marker) is _Marker
     return construct(Message, set(marker.fields), {
         "role": "assistant", "content": d["text"] or None, "tool_calls": [] if calls is EMPTY else list(calls),

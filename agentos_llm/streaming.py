@@ -51,7 +51,7 @@ def noted(response: CompletionResponse, heard: Heard | None) -> CompletionRespon
     """The response with the request id and rate limits its headers stated."""
     if heard is not None:
         response.request_id = heard.request_id or response.request_id
-        response.rate_limits = heard.rate_limits
+        response.rate_limits = heard.rate_limits()
         heard_into(response, heard)  # status and selected headers, for `response.metadata`
     return response
 

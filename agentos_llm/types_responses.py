@@ -5,13 +5,15 @@ citations, server tool calls, response metadata, manager hops and structured ans
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_serializer,
 )
 
@@ -95,6 +97,11 @@ class ServerToolCall(BaseModel):
     """What the tool returned, where the vendor sends it (search sources, code output, MCP output)."""
 
 
+def _stated_message(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # A converter's `assistant_turn` stand-in is kept as it is: the message is built from the response on read.
+    return value if type(value) in STORED else handler(value)
+
+
 class CompletionResponse(BaseModel):
     """A whole model answer; `message` is the assistant turn to append to the history."""
 
@@ -108,7 +115,7 @@ class CompletionResponse(BaseModel):
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
-    message: Message
+    message: Annotated[Message, WrapValidator(_stated_message)]
     upstream: str | None = None
     """The upstream that served the call, where a router (e.g. OpenRouter) says so."""
     server_tool_calls: list[ServerToolCall] = Field(default_factory=list)

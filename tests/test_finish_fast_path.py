@@ -200,3 +200,19 @@ def test_construct_makes_what_model_construct_makes(cls: Any, fields: set[str], 
     for name, value in made.__dict__.items():  # default containers are each model's own
         if isinstance(value, (list, dict)) and name not in values:
             assert value is not again.__dict__[name]
+
+
+@pytest.mark.parametrize("blocks", [None, [], [VendorBlock(provider="anthropic", type="thinking",
+                                                           data={"signature": "s"})]])
+def test_a_stated_turn_reads_as_the_message_a_converter_would_build(blocks: list[VendorBlock] | None) -> None:
+    from agentos_llm.response_pack import assistant_turn
+    from agentos_llm.types import ToolCall
+
+    calls = [ToolCall(id="c1", name="f", arguments={"x": 1})]
+    extra = {} if blocks is None else {"vendor_blocks": blocks}
+    expected = Message(role="assistant", content="hi", tool_calls=calls, reasoning="why", **extra)
+    response = CompletionResponse(provider="p", model="m", text="hi", tool_calls=calls, reasoning="why",
+                                  message=assistant_turn("hi", calls, "why", blocks))
+    assert _state(response.message) == _state(expected)
+    assert response.model_dump()["message"] == expected.model_dump()
+    assert response.model_fields_set >= {"message"}

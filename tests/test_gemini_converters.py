@@ -41,6 +41,7 @@ from agentos_llm.types import (
     ToolCall,
     ToolCallDeltaEvent,
     ToolCallEvent,
+    ToolDefinition,
     UsageEvent,
     VendorBlock,
     coerce_messages,
@@ -689,3 +690,20 @@ def test_parse_model_list() -> None:
     assert flash.context_window == 1048576 and flash.max_output_tokens == 65536
     assert flash.capabilities == {"generate", "stream", "reasoning"} and flash.display_name == "Gemini 2.5 Flash"
     assert models[1].capabilities == {"embeddings"} and models[1].max_output_tokens is None
+
+
+def test_a_tool_declaration_is_converted_once_and_no_request_shares_it() -> None:
+    tool = ToolDefinition(name="find", description="Find a place.", parameters={
+        "type": "object", "properties": {"city": {"type": "string"}, "near": {"type": "string"}},
+        "required": ["city"]})
+    first = body_of("hi", tools=[tool])["tools"][0]["functionDeclarations"][0]
+    first["parameters"]["properties"]["city"]["type"] = "CHANGED"  # a caller editing an inspected request
+    del first["parameters"]["propertyOrdering"]
+    second = body_of("hi", tools=[tool])["tools"][0]["functionDeclarations"][0]
+    assert second["parameters"]["properties"]["city"]["type"] == "STRING"
+    assert second["parameters"]["propertyOrdering"] == ["city", "near"]
+    assert id(tool) in g._DECLARED
+    # A new parameters object (or another tool) is converted again.
+    tool.parameters = {"type": "object", "properties": {"day": {"type": "integer"}}}
+    third = body_of("hi", tools=[tool])["tools"][0]["functionDeclarations"][0]
+    assert list(third["parameters"]["properties"]) == ["day"]

@@ -192,3 +192,51 @@ def test_responses_carry_rate_limits_and_request_id() -> None:
     assert dumped["request_id"] == "req_1" and dumped["rate_limits"]["requests"]["limit"] == 10
     assert CompletionResponse(provider="openai", model="m",
                               message=Message(role="assistant", content="")).rate_limits is None
+
+
+# ---------------------------------------------------------------------- headers kept unparsed until read
+
+_A = ("anthropic", "", "key-a")
+_BOTH = {"anthropic-ratelimit-requests-limit": "50", "anthropic-ratelimit-requests-remaining": "49",
+         "anthropic-ratelimit-tokens-limit": "1000", "anthropic-ratelimit-tokens-remaining": "900"}
+
+
+def test_headers_kept_unparsed_read_as_the_same_limits_as_parsed_ones() -> None:
+    lazy, eager = RateLimitStore(), RateLimitStore()
+    readings = [_BOTH, {"anthropic-ratelimit-requests-limit": "50", "anthropic-ratelimit-requests-remaining": "48"},
+                {"anthropic-ratelimit-tokens-limit": "1000", "anthropic-ratelimit-tokens-remaining": "700",
+                 "anthropic-ratelimit-tokens-reset": "2025-10-25T12:00:00Z"}]
+    for i, headers in enumerate(readings):
+        at = NOW + timedelta(seconds=i)
+        lazy.put_headers("anthropic", _A, headers, at)
+        parsed = parse_rate_limit_headers(headers, now=at)
+        assert parsed is not None
+        eager.put("anthropic", _A, parsed)
+    got = lazy.get("anthropic", _A)
+    assert got is not None and got == eager.get("anthropic", _A)
+    assert got.requests is not None and got.requests.remaining == 48  # the second reading's
+    assert got.tokens is not None and got.tokens.remaining == 700  # the third's
+    assert lazy.get("anthropic", _A) is got  # parsed once, then kept parsed
+
+
+def test_a_reading_with_every_name_of_the_last_supersedes_it_and_the_chain_is_bounded() -> None:
+    store = RateLimitStore()
+    for i in range(50):
+        store.put_headers("anthropic", _A, {**_BOTH, "anthropic-ratelimit-requests-remaining": str(49 - i)}, NOW)
+    entry = store._entries[("anthropic", _A)]
+    assert getattr(entry, "depth", None) == 1  # each reading replaced the one before
+    for i in range(50):  # alternating partial readings cannot be superseded: merged, at most 8 deep unparsed
+        name = "requests" if i % 2 else "tokens"
+        store.put_headers("anthropic", _A, {f"anthropic-ratelimit-{name}-limit": "50",
+                                            f"anthropic-ratelimit-{name}-remaining": str(i)}, NOW)
+        assert getattr(store._entries[("anthropic", _A)], "depth", 0) <= RateLimitStore.max_unparsed
+    got = store.get("anthropic", _A)
+    assert got is not None and got.requests is not None and got.tokens is not None
+    assert (got.requests.remaining, got.tokens.remaining) == (49, 48)
+
+
+def test_headers_that_state_no_limits_are_forgotten_when_read() -> None:
+    store = RateLimitStore()
+    store.put_headers("openai", _A, {"retry-after": "soon, maybe"}, NOW)
+    assert store.get("openai", _A) is None
+    assert len(store) == 0

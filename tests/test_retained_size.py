@@ -131,3 +131,21 @@ def test_a_response_made_by_hand_is_not_packed() -> None:
     response = CompletionResponse(provider="p", model="m", text="hi", message=Message(role="assistant", content="hi"))
     assert not [name for name in LAZY if type(response.__dict__[name]) in STORED]
     assert response.model_fields_set >= {"provider", "model", "text", "message"}
+
+
+@pytest.mark.parametrize("vendor", ["openai", "anthropic"], ids=["own-blocks", "foreign-block"])
+def test_own_and_foreign_vendor_blocks_read_back_as_they_were(vendor: str) -> None:
+    from agentos_llm.response_pack import PackedMessage, assistant_turn, pack
+    from agentos_llm.types import VendorBlock
+
+    blocks = [VendorBlock(provider="openai", type="reasoning", data={"id": "rs_1", "summary": []}),
+              VendorBlock(provider=vendor, type="message", data={"id": "msg_1", "content": [{"text": "hi" * 20}]})]
+    made = CompletionResponse(provider="openai", model="m", text="hi" * 20,
+                              message=assistant_turn("hi" * 20, [], None, blocks))
+    expected = made.model_dump()
+    packed = pack(made)
+    stored = packed.__dict__["message"]
+    assert type(stored) is PackedMessage and stored[3] is (vendor == "openai")
+    assert packed.message.vendor_blocks == blocks
+    assert [b.model_fields_set for b in packed.message.vendor_blocks] == [b.model_fields_set for b in blocks]
+    assert packed.model_dump() == expected

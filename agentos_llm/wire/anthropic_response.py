@@ -13,11 +13,11 @@ from typing import Any
 
 from ..errors import MalformedResponseError, error_from_response
 from ..request_rules import EFFORT_BUDGETS as DEFAULT_EFFORT_BUDGETS
+from ..response_pack import assistant_turn
 from ..types import (
     Citation,
     CompletionResponse,
     FinishReason,
-    Message,
     ModelInfo,
     ToolCall,
     Usage,
@@ -143,8 +143,7 @@ def _response(blocks: Sequence[Mapping[str, Any]], *, message_id: str | None, mo
         finish_reason=reason,
         raw_finish_reason=raw_finish,
         usage=usage_from_wire(usage),
-        message=Message(role="assistant", content=text or None, tool_calls=calls, reasoning=thought,
-                        vendor_blocks=vendor),
+        message=assistant_turn(text, calls, thought, vendor),
         citations=citations,
         raw=raw,
     )

@@ -38,11 +38,11 @@ from ..errors import (
     ServerError,
     error_from_response,
 )
+from ..response_pack import assistant_turn
 from ..types import (
     Citation,
     CompletionResponse,
     FinishReason,
-    Message,
     ReasoningDeltaEvent,
     ServerToolCall,
     StreamEvent,
@@ -211,8 +211,7 @@ def response_from_blocks(blocks: Sequence[Mapping[str, Any]], *, stop_reason: An
     return CompletionResponse(
         id=response_id, provider=provider, model=model, text=text, reasoning=thought, tool_calls=calls,
         finish_reason=reason, raw_finish_reason=raw_finish, usage=usage_from_wire(usage),
-        message=Message(role="assistant", content=text or None, tool_calls=calls, reasoning=thought,
-                        vendor_blocks=vendor),
+        message=assistant_turn(text, calls, thought, vendor),
         upstream=upstream, server_tool_calls=list(server.values()), citations=citations, raw=raw,
     )
 

@@ -40,6 +40,7 @@ from ..request_rules import (
     reconcile_sampling,
     tool_choice_for,
 )
+from ..response_pack import assistant_turn
 from ..types import (
     Citation,
     CompletionResponse,
@@ -532,8 +533,7 @@ def assistant_response(*, content: Sequence[Mapping[str, Any]], tool_calls: Sequ
     return CompletionResponse(
         id=response_id, provider=provider, model=model, text=text, reasoning=thought, tool_calls=calls,
         finish_reason=reason, raw_finish_reason=raw_reason, usage=usage_from_wire(usage),
-        message=Message(role="assistant", content=text or None, tool_calls=calls, reasoning=thought,
-                        vendor_blocks=blocks),
+        message=assistant_turn(text, calls, thought, blocks),
         citations=citations_from_wire(citations), raw=raw)
 
 

@@ -257,20 +257,26 @@ def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 # Declarations made, per tool object: converting a schema is most of a tool call's request cost, and agents send
 # the same tools every turn. A hit needs the same object with the same name, description and parameters object
-# (the entry holds the tool, so its id is not reused); a schema changed in place is not seen.
-_DECLARED: dict[int, tuple[Any, str, str | None, Any, dict[str, Any]]] = {}
+# (the entry holds the tool, so its id is not reused); a schema changed in place is not seen. Kept as JSON and
+# decoded for each request, so no request shares (or can change) another's objects.
+_DECLARED: dict[int, tuple[Any, str, str | None, Any, str]] = {}
 
 
 def _declaration(tool: Any) -> dict[str, Any]:
     found = _DECLARED.get(id(tool))
     if (found is not None and found[0] is tool and found[1] == tool.name and found[2] == tool.description
             and found[3] is tool.parameters):
-        return dict(found[4])
+        decl: dict[str, Any] = json.loads(found[4])
+        return decl
     decl = _declare(tool)
+    try:
+        text = json.dumps(decl)
+    except (TypeError, ValueError):
+        return decl  # e.g. a schema default JSON cannot carry: converted every time
     if len(_DECLARED) >= 1024:
         _DECLARED.clear()
-    _DECLARED[id(tool)] = (tool, tool.name, tool.description, tool.parameters, decl)
-    return dict(decl)
+    _DECLARED[id(tool)] = (tool, tool.name, tool.description, tool.parameters, text)
+    return decl
 
 
 def _declare(tool: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from ..errors import (
     error_class_for,
     parse_retry_after,
 )
+from ..response_pack import assistant_turn
 from ..types import (
     CompletionResponse,
     Message,
@@ -244,8 +245,7 @@ class _Turn:
     def message(self) -> tuple[str, str | None, Message]:
         text = "".join(self.text)
         reasoning = "".join(self.reasoning) or None
-        return text, reasoning, Message(role="assistant", content=text or None, tool_calls=self.calls,
-                                        reasoning=reasoning, vendor_blocks=self.blocks)
+        return text, reasoning, assistant_turn(text, self.calls, reasoning, self.blocks)
 
 
 def decode_stream_event(data: str, provider: str = PROVIDER) -> Any:

@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import MalformedResponseError, error_from_response
-from ..types import CompletionResponse, FinishReason, Message, ToolCall, Usage, parse_tool_arguments
+from ..response_pack import assistant_turn
+from ..types import CompletionResponse, FinishReason, ToolCall, Usage, parse_tool_arguments
 
 _FINISH = {
     "stop": FinishReason.STOP,
@@ -232,7 +233,7 @@ def parse_chat_completion(payload: Any, *, provider: str, model: str,
         finish_reason=finish_reason(raw_finish, bool(calls)),
         raw_finish_reason=raw_finish,
         usage=usage_from_wire(payload.get("usage") or _nested_usage(payload)),
-        message=Message(role="assistant", content=text or None, tool_calls=calls, reasoning=reasoning),
+        message=assistant_turn(text, calls, reasoning),
         upstream=_upstream(payload),
         raw=payload,
     )

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import APIConnectionError, MalformedResponseError
+from ..response_pack import assistant_turn
 from ..types import (
     CompletionResponse,
-    Message,
     ReasoningDeltaEvent,
     StreamEvent,
     TextDeltaEvent,
@@ -205,7 +205,7 @@ class ChatStreamAssembler:
             finish_reason=finish_reason(self._raw_finish, bool(calls)),
             raw_finish_reason=self._raw_finish,
             usage=usage_from_wire(self._usage),
-            message=Message(role="assistant", content=text or None, tool_calls=calls, reasoning=reasoning),
+            message=assistant_turn(text, calls, reasoning),
             upstream=self._upstream,
         )
         return tail, response

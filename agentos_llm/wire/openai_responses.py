@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError, MalformedResponseError, UnsupportedCapabilityError, error_from_response
 from ..request_rules import check_tool_names, fold_system, plan_reasoning, reconcile_sampling, tool_choice_for
+from ..response_pack import assistant_turn
 from ..server_tools import CodeInterpreter, FileSearch, ImageGeneration, RemoteMCP, ServerTool, WebSearch
 from ..types import (
     AudioPart,
@@ -524,8 +525,7 @@ def response_from_items(items: Iterable[Mapping[str, Any]], *, response_id: Any,
         finish_reason=reason,
         raw_finish_reason=raw_finish,
         usage=usage_from_wire(usage),
-        message=Message(role="assistant", content=text or None, tool_calls=calls, reasoning=thought,
-                        vendor_blocks=blocks),
+        message=assistant_turn(text, calls, thought, blocks),
         upstream=upstream if isinstance(upstream, str) else None,
         server_tool_calls=server,
         citations=citations,
