@@ -177,7 +177,7 @@ class IProvider(ErrorTranslation, ResponseFinishing, TokenCounting, StructuredOu
         """Whether responses keep the vendor's decoded payload on `response.raw` (off: it is dropped once read,
         which keeps a retained response small)."""
         self.stream_idle_timeout = stream_idle_timeout
-        """Seconds an async stream may receive nothing after its first event before it fails with
+        """Seconds a stream (sync or async) may receive nothing after its first event before it fails with
         `APITimeoutError` (None: only the HTTP read timeout and the deadline bound it)."""
         self.transport: TransportPolicy = resolve_transport(
             config=config, section=settings.section, profile=settings.profile, config_path=settings.config_path,

@@ -2,7 +2,8 @@
 
 A stream is one attempt until its first event: it is opened and read up to that event within the
 attempt's `timeout` (and retried before it like a whole call). After it, every read is bounded by the
-HTTP client's per-read timeout and the whole stream by the call's `deadline`, checked between chunks.
+HTTP client's per-read timeout and by `stream_idle_timeout` (a sync stream's by the watchdog thread of
+`agentos_llm.stream_watchdog`), and the whole stream by the call's `deadline`, checked between chunks.
 Whatever happens (an error, a timeout, a caller that leaves early or cancels), the HTTP response is closed.
 
 A stream that ends without any event at all is not a stream (`MalformedResponseError`); one that ends
@@ -18,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import stream_watchdog
 from .errors import APITimeoutError, MalformedResponseError
 from .received import Heard, Received
 from .response_metadata import ObservedAssembler, heard_into
@@ -32,7 +34,7 @@ __all__ = ["DEFAULT_STREAM_IDLE_TIMEOUT", "arun_stream", "noted", "run_stream", 
 T = TypeVar("T")
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
-"""Seconds an async stream may go without a chunk after its first event (`IProvider.stream_idle_timeout`).
+"""Seconds a stream may go without a chunk after its first event (`IProvider.stream_idle_timeout`).
 Vendors send keep-alive pings far more often; a connection that falls silent this long is dead, and waiting
 for the HTTP read timeout (600 s by default) would hold the caller for ten minutes."""
 
@@ -167,10 +169,36 @@ def run_stream(p: IProvider, call: Call) -> Iterator[StreamEvent]:
         if ended is None:
             end = _deadline_end(policy, started)
             assembler = opened.assembler
-            for chunk in chunks:
-                if end is not None and time.monotonic() > end:
-                    raise _deadline_passed(p, policy)
-                yield from p._priced(assembler.feed(chunk), call.model)
+            idle: float | None = getattr(p, "stream_idle_timeout", None)
+            if idle is None:
+                for chunk in chunks:
+                    if end is not None and time.monotonic() > end:
+                        raise _deadline_passed(p, policy)
+                    yield from p._priced(assembler.feed(chunk), call.model)
+            else:
+                # A read blocked in this thread cannot time out here: the watchdog thread cuts the connection of
+                # a stream silent for `idle` (agentos_llm.stream_watchdog). This loop only notes its waits.
+                watch = stream_watchdog.watch(idle, getattr(chunks, "sever", None))
+                monotonic, paused = time.monotonic, stream_watchdog.PAUSED
+                try:
+                    for chunk in chunks:
+                        if watch.fired:  # not cut (its transport has no way), but silent for too long all the same
+                            break
+                        if end is not None and time.monotonic() > end:
+                            raise _deadline_passed(p, policy)
+                        events = p._priced(assembler.feed(chunk), call.model)
+                        if events:
+                            watch.since = paused  # the consumer's time between events is not silence
+                            yield from events
+                        watch.since = monotonic()
+                except Exception:
+                    if watch.fired:  # the cut connection's error stands for the silence that caused it
+                        raise _idle_too_long(p, idle) from None
+                    raise
+                finally:
+                    stream_watchdog.unwatch(watch)  # before the response is closed (and its connection pooled)
+                if watch.fired:
+                    raise _idle_too_long(p, idle)
             ended = opened.end(p)
         yield from _finish(p, opened, call, ended)
     except Exception as exc:

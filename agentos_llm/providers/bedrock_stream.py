@@ -51,6 +51,10 @@ class SyncEvents(Iterator[Any]):
         """Closes the HTTP response."""
         self._stream.close()
 
+    def sever(self) -> None:
+        """Cuts the connection from another thread (the sync stream watchdog): a read blocked on it returns."""
+        shut_down(self._stream)
+
 
 class _Failed:
     __slots__ = ("exc",)
@@ -82,12 +86,18 @@ def _abort(stream: Any, hop: concurrent.futures.Future[Any] | None) -> None:
     if hop is None or hop.done():
         close_quietly(stream)
         return
-    raw = getattr(stream, "_raw_stream", None)  # botocore keeps the urllib3 response there, and nowhere public
-    shutdown = getattr(raw, "shutdown", None)  # urllib3 2.3+
-    if shutdown is not None:
-        with contextlib.suppress(OSError, ValueError, RuntimeError):  # already closed or released
-            shutdown()
+    with contextlib.suppress(OSError, ValueError, RuntimeError):  # already closed or released
+        shut_down(stream)
     hop.add_done_callback(lambda _: close_quietly(stream))
+
+
+def shut_down(stream: Any) -> None:
+    """Shuts down the read side of an EventStream's socket, waking a thread blocked reading it (urllib3 2.3+;
+    older ones have no way: nothing happens). urllib3 refuses once the connection went back to its pool."""
+    raw = getattr(stream, "_raw_stream", None)  # botocore keeps the urllib3 response there, and nowhere public
+    shutdown = getattr(raw, "shutdown", None)
+    if shutdown is not None:
+        shutdown()
 
 
 class _Reader:

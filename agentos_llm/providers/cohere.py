@@ -27,12 +27,13 @@ from ..errors import (
 from ..http_bridge import CLIENT_KEYS, TRANSPORT_KEYS, httpx_client
 from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
+from ..stream_watchdog import LateSever, Severable
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, DocumentPart, EmbeddingResponse, ModelInfo, RerankResponse
 from ..wire import cohere_chat as wire
 from ..wire import cohere_endpoints as endpoints
 from ..wire.cohere_stream import ChatStreamAssembler, decode_event
-from .http_bodies import aiter_events, decode_json_body, iter_events, read_body
+from .http_bodies import aiter_events, decode_json_body, iter_events, read_body, severer
 from .loop_clients import LoopClients
 
 try:
@@ -245,9 +246,15 @@ class CohereProvider(IProvider):
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
+        sever = LateSever()
+        return Severable(self._chunks(request, timeout, headers, sever), sever)
+
+    def _chunks(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None, sever: LateSever
+                ) -> Iterator[Any]:
         http = self.client._client_wrapper.httpx_client
         with http.stream(_PATHS["chat"], method="POST", json=request,
                          request_options=self._options(timeout, headers)) as response:
+            sever.fn = severer(response)
             if response.status_code >= 400:
                 response.read()
                 raise self._status_error(response)

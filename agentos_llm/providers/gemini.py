@@ -34,11 +34,12 @@ from ..errors import (
 from ..http_bridge import CLIENT_KEYS, TRANSPORT_KEYS, genai_http_options
 from ..options import EmbedOptions
 from ..provider import Call, Capability, IProvider, Operation, Received, StreamAssembler
+from ..stream_watchdog import LateSever, Severable
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, EmbeddingResponse, ModelInfo
 from ..wire import gemini_generate as wire
 from .genai_loops import GenaiLoops
-from .http_bodies import aiter_events, decode_json_body, iter_events, read_body
+from .http_bodies import aiter_events, decode_json_body, iter_events, read_body, severer
 
 try:
     import httpx2
@@ -269,9 +270,10 @@ class GeminiProvider(IProvider):
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
-        if not self.fast_path:
+        if not self.fast_path:  # the SDK's own stream: its connection is out of reach (it fails once a read returns)
             return self._public_chunks(request, self._options(timeout, headers))
-        return self._chunks(request, self._options(timeout, headers))
+        sever = LateSever()
+        return Severable(self._chunks(request, self._options(timeout, headers), sever), sever)
 
     def _public_chunks(self, request: wire.GeminiRequest, options: Any) -> Iterator[Any]:
         # The fallback: the SDK's typed chunks, dumped back to the REST JSON the assembler reads.
@@ -296,13 +298,14 @@ class GeminiProvider(IProvider):
             if close is not None:
                 await close()
 
-    def _chunks(self, request: wire.GeminiRequest, options: Any) -> Iterator[Any]:
+    def _chunks(self, request: wire.GeminiRequest, options: Any, sever: LateSever) -> Iterator[Any]:
         # The transport of `generate_content_stream`, its server-sent events read here (as on every other wire:
         # a body that is no event stream, or not UTF-8, is malformed; a line that is not JSON raises our error,
         # never the SDK's with the raw body); the HTTP response is closed when the stream is left early.
         api = self._api
         sent = api._build_request("post", request.path, request.body, options)
         response = api._request(sent, options, stream=True)
+        sever.fn = severer(response.response_stream)
         try:
             yield Received(None, response.headers, response.status_code)  # the SDK keeps them as a plain dict
             for event in iter_events(response.response_stream, self.provider_id):

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import codecs
 import json
+import socket
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import APITimeoutError, MalformedResponseError, request_id_of
 from ..wire.sse import ServerSentEvent, aiter_sse, iter_sse
 
-__all__ = ["aiter_events", "decode_json_body", "iter_events", "read_body"]
+__all__ = ["aiter_events", "decode_json_body", "iter_events", "read_body", "severer"]
 
 _QUOTED = 200
 """How much of a body that is not what it should be an error quotes."""
@@ -61,6 +62,33 @@ def decode_json_body(body: bytes | str, response: Any, provider: str) -> Any:
         raise MalformedResponseError(
             f"the response is not JSON: {what}", provider=provider, status_code=getattr(response, "status_code", None),
             request_id=request_id_of(getattr(response, "headers", None) or {})) from None
+
+
+def severer(response: Any) -> Callable[[], object] | None:
+    """How to cut an open response's connection from another thread, for the sync stream watchdog
+    (`agentos_llm.stream_watchdog`): httpx or httpx2 over HTTP/1 (the socket under its `network_stream`), or
+    requests (urllib3's `shutdown`). None when it cannot be: another transport, or HTTP/2 (other requests share
+    its connection)."""
+    shutdown = getattr(getattr(response, "raw", None), "shutdown", None)  # requests: urllib3 2.3+
+    if callable(shutdown):
+        return shutdown  # type: ignore[no-any-return]  # it refuses once the connection went back to the pool
+    extensions = getattr(response, "extensions", None) or {}
+    version = extensions.get("http_version")
+    get_extra_info = getattr(extensions.get("network_stream"), "get_extra_info", None)
+    if not (isinstance(version, bytes) and version.startswith(b"HTTP/1")) or get_extra_info is None:
+        return None
+    sock = get_extra_info("socket")
+    if not isinstance(sock, socket.socket):
+        return None
+
+    def sever() -> None:
+        # A closed response's connection may be back in the pool, serving another request: leave it alone.
+        if not getattr(response, "is_closed", False):
+            # The plain socket's shutdown, also under TLS: `SSLSocket.shutdown` would drop its SSL object under
+            # the reading thread's feet. The blocked read then sees the end of the connection.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    return sever
 
 
 class _Kept:

@@ -25,7 +25,8 @@ from ..errors import (
     request_id_of,
 )
 from ..received import Received
-from .http_bodies import aiter_events, decode_json_body, iter_events, read_body
+from ..stream_watchdog import Severable
+from .http_bodies import aiter_events, decode_json_body, iter_events, read_body, severer
 from .loop_clients import LoopClients
 
 __all__ = ["SDKClients", "aiter_sse_payloads", "decode_json", "iter_sse_payloads", "map_sdk_error",
@@ -124,12 +125,17 @@ def sync_json(client: Any, path: str, options: Any, provider: str, timeout: floa
 def iter_sse_payloads(response: httpx2.Response, decode: Callable[..., Any], *, named: bool = False,
                       provider: str | None = None) -> Iterator[Any]:
     """`Received(None, headers)` first, then the decoded data of each SSE event (None from `decode` skips
-    one); closes the response at the end.
+    one); closes the response at the end. Its `sever` cuts the connection from another thread (`Severable`).
 
     `named`: `decode` takes the event's name (its `event:` line) before the data, for wires whose events
     may name their type there alone (OpenAI Responses). A body without any event (an HTML page, a whole
     JSON answer, nothing) is a `MalformedResponseError` that quotes it.
     """
+    return Severable(_sse_payloads(response, decode, named, provider), severer(response))
+
+
+def _sse_payloads(response: httpx2.Response, decode: Callable[..., Any], named: bool,
+                  provider: str | None) -> Iterator[Any]:
     try:
         yield Received(None, response.headers, response.status_code)
         for event in iter_events(response, provider):
