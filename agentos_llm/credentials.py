@@ -70,7 +70,7 @@ CONFIG_RECHECK_SECONDS = 1.0
 from the config, and a stat per call costs a system call that hands the GIL to other threads."""
 
 _config_cache: dict[Path, tuple[float, tuple[int, int, int] | None, dict[str, Any], ConfigFile]] = {}
-_EMPTY = ConfigFile()
+_EMPTY = ConfigFile.model_construct()  # no validator needed: an absent file builds no schema
 
 
 def forget_cached_config() -> None:
