@@ -29,8 +29,9 @@ class EventStream(Iterator[StreamEvent]):
     def __init__(self, events: Iterator[StreamEvent]) -> None:
         self._events = events
 
-    def __iter__(self) -> EventStream:
-        return self
+    def __iter__(self) -> Iterator[StreamEvent]:
+        # A `for` loop reads the events themselves: no call of ours per event (`__next__` serves `next()`).
+        return self._events
 
     def __next__(self) -> StreamEvent:
         return next(self._events)
@@ -54,8 +55,9 @@ class AsyncEventStream(AsyncIterator[StreamEvent]):
     def __init__(self, events: AsyncIterator[StreamEvent]) -> None:
         self._events = events
 
-    def __aiter__(self) -> AsyncEventStream:
-        return self
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        # An `async for` reads the events themselves: no coroutine of ours per event (`__anext__` serves `anext()`).
+        return self._events
 
     async def __anext__(self) -> StreamEvent:
         return await self._events.__anext__()
