@@ -259,18 +259,45 @@ _lib_lock = threading.Lock()
 
 
 def _genai() -> _GenaiPrices | None:
-    global _lib, _lib_failed
     if _lib is not None or _lib_failed:
         return _lib
     with _lib_lock:
-        if _lib is None and not _lib_failed:
-            try:
-                _lib = _GenaiPrices()
-            except Exception as exc:  # not installed (Python 3.10), or a layout we do not know
-                _lib_failed = True
-                log.info("genai-prices is unavailable (%s: %s): costs come from listings and the catalog",
-                         type(exc).__name__, exc)
+        return _genai_locked()
+
+
+def _genai_locked(warm: bool = False) -> _GenaiPrices | None:
+    """The library, loaded under `_lib_lock`; `warm`: its price snapshot loaded too before it is published."""
+    global _lib, _lib_failed
+    if _lib is None and not _lib_failed:
+        try:
+            lib = _GenaiPrices()
+            if warm:
+                lib.snapshot()
+            _lib = lib
+        except Exception as exc:  # not installed (Python 3.10), or a layout we do not know
+            _lib_failed = True
+            log.info("genai-prices is unavailable (%s: %s): costs come from listings and the catalog",
+                     type(exc).__name__, exc)
     return _lib
+
+
+_prefetching = False
+
+
+def prefetch() -> None:
+    """Starts loading genai-prices (and its price snapshot) in a background thread, once per process, so the
+    first response's price does not wait for it: called as the first request goes out, the load (about 0.1 s)
+    runs while that request waits on the network. Pricing that comes first takes the same lock and waits."""
+    global _prefetching
+    if _lib is not None or _lib_failed or _prefetching:
+        return
+    _prefetching = True
+    threading.Thread(target=_load_quietly, name="agentos-llm-prices", daemon=True).start()
+
+
+def _load_quietly() -> None:
+    with _lib_lock:  # a price asked meanwhile waits for the library and its snapshot
+        _genai_locked(warm=True)
 
 
 _REPORTED = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "output_reasoning_tokens")

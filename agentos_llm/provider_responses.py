@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .calls import Call, Operation
 from .errors import APITimeoutError
+from .pricing import prefetch as prefetch_prices
 from .pricing import price_usage
 from .received import Heard, Received, hear
 from .request_keys import sent_credential, with_key
@@ -89,6 +90,7 @@ class ResponseFinishing:
         """`_send` with errors typed. A "chat" answer comes back as the hook gave it (`_whole` reads its
         headers onto the response); any other operation's headers are heard here and the payload returned."""
         p = cast("IProvider", self)
+        prefetch_prices()
         try:
             got = p._send(op, request, timeout, headers)
         except Exception as exc:
@@ -99,6 +101,7 @@ class ResponseFinishing:
                              headers: Mapping[str, str] | None) -> Any:
         """`_asend` with errors typed; see `_send_guarded`."""
         p = cast("IProvider", self)
+        prefetch_prices()
         try:
             # The attempt's timeout bounds the whole exchange, a body that trickles in too (the HTTP clients'
             # timeouts bound each read only).

@@ -452,3 +452,42 @@ def test_the_current_price_plan_is_looked_up_once_a_minute(monkeypatch: pytest.M
     pricing.genai_prices_cost("openai", "gpt-4o-mini", usage)
     pricing.genai_prices_cost("openai", "gpt-4o-mini", usage)
     assert len(lookups) == 4
+
+
+def test_prices_are_prefetched_once_in_the_background_and_a_price_meanwhile_waits(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from agentos_llm.types import Usage
+
+    monkeypatch.setattr(pricing, "_lib", None)
+    monkeypatch.setattr(pricing, "_lib_failed", False)
+    monkeypatch.setattr(pricing, "_prefetching", False)
+    started = threading.Event()
+    release = threading.Event()
+    real = pricing._GenaiPrices
+    loads: list[int] = []
+
+    def slow() -> Any:
+        loads.append(1)
+        started.set()
+        assert release.wait(10)
+        return real()
+
+    monkeypatch.setattr(pricing, "_GenaiPrices", slow)
+    pricing.prefetch()
+    pricing.prefetch()  # once per process
+    assert started.wait(10)
+    loaders = [t for t in threading.enumerate() if t.name == "agentos-llm-prices"]
+    assert len(loaders) == 1 and loaders[0].daemon
+    got: list[float | None] = []
+    asking = threading.Thread(target=lambda: got.append(pricing.genai_prices_cost(
+        "openai", "gpt-4o-mini", Usage(input_tokens=1000, output_tokens=100))))
+    asking.start()
+    asking.join(0.2)
+    assert asking.is_alive() and not got  # waits for the load, never loads a second time
+    release.set()
+    asking.join(10)
+    loaders[0].join(10)
+    assert got and got[0] is not None and pricing._lib is not None
+    assert len(loads) == 1
