@@ -185,24 +185,19 @@ def bench_kind(kind: str, samples: list[dict[str, Any]], repeats: int) -> dict[s
         decoded.append(chunks)
         recorded.append(events)
 
-    def feed_all() -> int:
-        n = 0
-        for chunks in decoded:
-            assembler = provider._stream_assembler(stream_call)
-            for chunk in chunks:
-                assembler.feed(chunk)
-            assembler.finish()
-            n += len(chunks)
-        return n
+    def feeding(finish: bool) -> Callable[[], int]:
+        def feed_all() -> int:
+            n = 0
+            for chunks in decoded:
+                assembler = provider._stream_assembler(stream_call)
+                for chunk in chunks:
+                    assembler.feed(chunk)
+                if finish:
+                    assembler.finish()
+                n += len(chunks)
+            return n
 
-    def feed_only_all() -> int:
-        n = 0
-        for chunks in decoded:
-            assembler = provider._stream_assembler(stream_call)
-            for chunk in chunks:
-                assembler.feed(chunk)
-            n += len(chunks)
-        return n
+        return feed_all
 
     def decode_and_feed_all() -> int:
         n = 0
@@ -220,9 +215,9 @@ def bench_kind(kind: str, samples: list[dict[str, Any]], repeats: int) -> dict[s
     if decoded:
         row["streams"] = len(decoded)
         row["events"] = sum(len(c) for c in decoded)
-        row["event_us"] = _STAT(_per_pass(feed_all, repeats))
+        row["event_us"] = _STAT(_per_pass(feeding(finish=True), repeats))
         row["event_json_us"] = _STAT(_per_pass(decode_and_feed_all, repeats))
-        feed_only = _STAT(_per_pass(feed_only_all, repeats))
+        feed_only = _STAT(_per_pass(feeding(finish=False), repeats))
         row["feed_us"] = feed_only
         # a stream's finish (the whole response built), per stream: what a long stream spreads thin
         row["finish_us"] = max(row["event_us"] - feed_only, 0.0) * row["events"] / row["streams"]

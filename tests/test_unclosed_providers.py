@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -51,25 +52,9 @@ async def _settle(emu: WireEmulator) -> None:
 @pytest.mark.parametrize("pid", sorted(MAKERS))
 def test_a_dropped_provider_closes_its_clients_on_their_loop(emu: WireEmulator, pid: str) -> None:
     make, model = MAKERS[pid]
-
-    async def main() -> list[warnings.WarningMessage]:
-        async with asyncio.timeout(OUTER):
-            provider = make(emu)
-            await provider.generate(model, "hello")
-            assert emu.open_connections >= 1  # a pooled keep-alive connection: what must be closed
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                del provider
-                gc.collect()
-                await _settle(emu)
-                gc.collect()
-            return caught
-
-    caught = asyncio.run(main())
-    ours = [w for w in caught if issubclass(w.category, ResourceWarning) and "garbage-collected" in str(w.message)]
-    assert len(ours) == 1, [str(w.message) for w in caught]
+    ours, leaked = _dropped_after_use(emu, lambda: make(emu), lambda p: p.generate(model, "hello"))
+    assert len(ours) == 1, ours
     # Closed the normal way, on the loop: no transport or socket was left to the collector.
-    leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning) and w not in ours]
     assert leaked == []
     assert emu.open_connections == 0
 
@@ -82,6 +67,27 @@ def _dropped_warnings(caught: list[warnings.WarningMessage]) -> tuple[list[str],
     return ours, [str(w.message) for w in resource if "garbage-collected" not in str(w.message)]
 
 
+def _dropped_after_use(emu: WireEmulator, make: Callable[[], Any], use: Callable[[Any], Awaitable[Any]],
+                       connections: int = 1) -> tuple[list[str], list[str]]:
+    """Makes a provider (or manager), uses it on a loop, drops it unclosed while the loop runs; the warnings
+    (`_dropped_warnings`) seen until the server saw every connection go."""
+
+    async def main() -> list[warnings.WarningMessage]:
+        async with asyncio.timeout(OUTER):
+            owner = make()
+            await use(owner)
+            assert emu.open_connections >= connections  # pooled keep-alive connections: what must be closed
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                del owner
+                gc.collect()
+                await _settle(emu)
+                gc.collect()
+            return caught
+
+    return _dropped_warnings(asyncio.run(main()))
+
+
 def test_a_dropped_manager_closes_the_providers_it_created(emu: WireEmulator,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from agentos_llm import AIModelProviderManager
@@ -90,22 +96,13 @@ def test_a_dropped_manager_closes_the_providers_it_created(emu: WireEmulator,
     env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": emu.openai_base_url,
            "ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": emu.anthropic_base_url}
 
-    async def main() -> list[warnings.WarningMessage]:
-        async with asyncio.timeout(OUTER):
-            manager = AIModelProviderManager.from_env(env=env, max_retries=0)
-            assert sorted(manager.providers) == ["anthropic", "openai"]
-            await manager.generate("openai/gpt-4o-mini", "hello")
-            await manager.generate("anthropic/claude-sonnet-4-5", "hello")
-            assert emu.open_connections >= 2
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                del manager
-                gc.collect()
-                await _settle(emu)
-                gc.collect()
-            return caught
+    async def use(manager: Any) -> None:
+        assert sorted(manager.providers) == ["anthropic", "openai"]
+        await manager.generate("openai/gpt-4o-mini", "hello")
+        await manager.generate("anthropic/claude-sonnet-4-5", "hello")
 
-    ours, leaked = _dropped_warnings(asyncio.run(main()))
+    ours, leaked = _dropped_after_use(emu, lambda: AIModelProviderManager.from_env(env=env, max_retries=0), use,
+                                      connections=2)
     assert len(ours) == 2, ours  # one per provider the manager made
     assert leaked == []
     assert emu.open_connections == 0
@@ -140,27 +137,14 @@ def test_a_dropped_gemini_or_bedrock_provider_leaves_no_connection_open(emu: Wir
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
 
-    def make() -> tuple[IProvider, str]:
-        if pid == "gemini":
-            return create_provider("gemini", api_key=KEY, base_url=emu.gemini_base_url, max_retries=0), \
-                "gemini-2.5-flash"
-        return create_provider("bedrock", region="us-east-1", base_url=emu.bedrock_base_url, max_retries=0), \
-            "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-
-    async def main() -> list[warnings.WarningMessage]:
-        async with asyncio.timeout(OUTER):
-            provider, model = make()
-            await provider.generate(model, "hello")
-            assert emu.open_connections >= 1
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                del provider
-                gc.collect()
-                await _settle(emu)
-                gc.collect()
-            return caught
-
-    _, leaked = _dropped_warnings(asyncio.run(main()))
+    if pid == "gemini":
+        model = "gemini-2.5-flash"
+        make = lambda: create_provider("gemini", api_key=KEY, base_url=emu.gemini_base_url, max_retries=0)  # noqa: E731
+    else:
+        model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+        make = lambda: create_provider("bedrock", region="us-east-1", base_url=emu.bedrock_base_url,  # noqa: E731
+                                       max_retries=0)
+    _, leaked = _dropped_after_use(emu, make, lambda p: p.generate(model, "hello"))
     assert leaked == []
     assert emu.open_connections == 0
 
