@@ -12,7 +12,9 @@ wrappers themselves cost is measured on a stub first and subtracted.
 Workloads: `small` (a short prompt and answer), `tool` (one function tool offered, its call required, and
 called), both sync;
 `event`: a 500-word answer streamed (one text event per word), sync, divided by the events read.
-Reported as medians (and p10) over `--n` calls after a warm-up; a report, never a bound.
+Reported as medians (and p10) over `--n` calls after a warm-up; a report, never a bound. The `hot` columns run
+the same whole calls in a loop over a stub of `_send` (one recorded answer, decoded again each time, the
+decoding subtracted): the layer's cost with hot caches, for comparison.
 
     .venv/bin/python benchmarks/bench_layer.py [--n 1500] [--streams 30] [--api openai-chat ...] [--json PATH]
 """
@@ -174,8 +176,32 @@ def measure(api: str, root: str, n: int, streams: int, harness: tuple[float, flo
             per.append(seconds / max(items, 1) * 1e6 - (harness[1] if name == "event" else harness[0]))
         per.sort()
         out[name] = {"median_us": statistics.median(per), "p10_us": per[len(per) // 10]}
+    for name, kw in (("small", {}), ("tool", {"tools": tools, "tool_choice": "required"})):
+        out[f"hot_{name}"] = {"median_us": _hot(p, model, hello, kw, n), "p10_us": None}
     p.close()
     return out
+
+
+def _hot(p: Any, model: str, messages: Any, options: dict[str, Any], n: int) -> float:
+    """The same call in a loop over a stub of `_send` (a recorded answer, decoded again each time): the layer with
+    hot caches, the decoding subtracted."""
+    from agentos_llm.received import Received
+
+    got = p._send("chat", p._wire_request(p._make_call(model, messages, options))[0], None, None)
+    body = json.dumps(got.payload).encode()
+    p._send = lambda *args: Received(json.loads(body), got.headers, got.status)
+    for _ in range(max(n // 10, 50)):
+        p.generate_sync(model, messages, **options)
+    calls, decodes = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        p.generate_sync(model, messages, **options)
+        t1 = time.perf_counter()
+        json.loads(body)
+        t2 = time.perf_counter()
+        calls.append(t1 - t0)
+        decodes.append(t2 - t1)
+    return (statistics.median(calls) - statistics.median(decodes)) * 1e6
 
 
 def main() -> None:
@@ -193,11 +219,13 @@ def main() -> None:
             results[api] = measure(api, root, args.n, args.streams, harness)
     print(f"machine: {machine()}")
     print(f"the timing wrappers' own cost, subtracted: {harness[0]:.2f} µs per call, {harness[1]:.2f} µs per event")
-    print("the layer over the transport (µs; median, p10 in brackets): whole sync calls, and per stream event")
-    print(f"{'API':20s} {'small':>16s} {'tool call':>16s} {'per event':>16s}")
+    print("the layer over the transport (µs; median, p10 in brackets): whole sync calls, and per stream event;")
+    print("hot: the same whole calls in a loop over a stub of the transport (median)")
+    print(f"{'API':20s} {'small':>16s} {'tool call':>16s} {'per event':>16s} {'hot small':>10s} {'hot tool':>10s}")
     for api, row in results.items():
         cells = [f"{row[k]['median_us']:7.1f} ({row[k]['p10_us']:5.1f})" for k in ("small", "tool", "event")]
-        print(f"{api:20s} " + " ".join(f"{c:>16s}" for c in cells))
+        hot = [f"{row[k]['median_us']:10.1f}" for k in ("hot_small", "hot_tool")]
+        print(f"{api:20s} " + " ".join(f"{c:>16s}" for c in cells) + " " + " ".join(hot))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "harness_us": harness, "results": results},
                                               indent=2))
