@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import APITimeoutError, MalformedResponseError, request_id_of
-from ..wire.sse import ServerSentEvent, aiter_sse, iter_sse
+from ..wire.sse import ServerSentEvent, SSEDecoder
 
 __all__ = ["aiter_events", "decode_json_body", "iter_events", "read_body", "severer"]
 
@@ -153,41 +153,53 @@ def _byte_chunks(response: Any) -> Iterable[bytes]:
     return _chunks(response) if hasattr(response, "iter_bytes") else response.iter_content(None)
 
 
-def _lines(response: Any, kept: _Kept, provider: str | None) -> Iterator[str]:
-    lines = _Lines(kept, provider)
-    for data in _byte_chunks(response):
-        yield from lines.feed(data)
-    yield from lines.feed(b"", final=True)
-
-
-async def _alines(response: Any, kept: _Kept, provider: str | None) -> AsyncIterator[str]:
-    lines = _Lines(kept, provider)
-    chunks = response.aiter_bytes() if hasattr(response, "aiter_bytes") else response.content.iter_any()  # aiohttp
-    async for data in chunks:
-        for line in lines.feed(data):
-            yield line
-    for line in lines.feed(b"", final=True):
-        yield line
-
-
 def iter_events(response: Any, provider: str | None = None) -> Iterator[ServerSentEvent]:
     """The server-sent events of a response (httpx, httpx2 or requests); none at all is a
-    `MalformedResponseError`, and so are bytes that are not UTF-8."""
+    `MalformedResponseError`, and so are bytes that are not UTF-8.
+
+    Bytes, lines and events in one loop (`iter_sse` over `_lines` would be two generators more per line)."""
     kept = _Kept()
+    lines = _Lines(kept, provider)
+    decoder = SSEDecoder()
     seen = False
-    for event in iter_sse(_lines(response, kept, provider)):
-        seen = True
-        yield event
-    if not seen:
+    for data in _byte_chunks(response):
+        for line in lines.feed(data):
+            event = decoder.line(line)
+            if event is not None:
+                seen = True
+                yield event
+    for line in lines.feed(b"", final=True):
+        event = decoder.line(line)
+        if event is not None:
+            seen = True
+            yield event
+    last = decoder.flush()
+    if last is not None:
+        yield last
+    elif not seen:
         raise kept.error(response, provider)
 
 
 async def aiter_events(response: Any, provider: str | None = None) -> AsyncIterator[ServerSentEvent]:
     """`iter_events`, async (httpx, httpx2 or aiohttp)."""
     kept = _Kept()
+    lines = _Lines(kept, provider)
+    decoder = SSEDecoder()
     seen = False
-    async for event in aiter_sse(_alines(response, kept, provider)):
-        seen = True
-        yield event
-    if not seen:
+    chunks = response.aiter_bytes() if hasattr(response, "aiter_bytes") else response.content.iter_any()  # aiohttp
+    async for data in chunks:
+        for line in lines.feed(data):
+            event = decoder.line(line)
+            if event is not None:
+                seen = True
+                yield event
+    for line in lines.feed(b"", final=True):
+        event = decoder.line(line)
+        if event is not None:
+            seen = True
+            yield event
+    last = decoder.flush()
+    if last is not None:
+        yield last
+    elif not seen:
         raise kept.error(response, provider)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["SSEDecoder", "ServerSentEvent", "aiter_sse", "iter_sse"]
 
 
-@dataclass(frozen=True)
-class ServerSentEvent:
-    """One dispatched event: its type (None when unnamed) and its data lines joined by newlines."""
+class ServerSentEvent(NamedTuple):
+    """One dispatched event: its type (None when unnamed) and its data lines joined by newlines (a tuple: one is
+    made per event of every stream)."""
 
     event: str | None
     data: str
@@ -33,6 +33,9 @@ class SSEDecoder:
         """Takes one line; returns the event it completes, if any."""
         if not line:
             return self.flush()
+        if line.startswith("data: "):  # nearly every line of a stream
+            self._data.append(line[6:])
+            return None
         if line[0] == ":":
             return None
         name, sep, value = line.partition(":")
