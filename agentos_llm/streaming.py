@@ -17,7 +17,7 @@ import contextlib
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import stream_watchdog
 from .errors import APITimeoutError, MalformedResponseError
@@ -99,6 +99,60 @@ def _deadline_passed(p: IProvider, policy: RetryPolicy) -> APITimeoutError:
 
 def _idle_too_long(p: IProvider, idle: float) -> APITimeoutError:
     return APITimeoutError(f"the stream received nothing for {idle:g}s (stream_idle_timeout)", provider=p.provider_id)
+
+
+class _QuietGuard:
+    """Cancels the task reading an async stream once the stream has been silent for `idle` seconds, or its
+    deadline (`end`, monotonic) has passed, while it waits for a chunk (never while the consumer holds an event:
+    `paused`). One timer checks; it is moved only when it fires, so a chunk costs a clock read."""
+
+    __slots__ = ("cancelling", "end", "fired", "handle", "idle", "last", "loop", "paused", "task")
+
+    def __init__(self, idle: float | None, end: float | None) -> None:
+        self.loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
+        self.cancelling: int = cast(Any, task).cancelling()  # Python 3.11+
+        self.idle = idle
+        self.end = end
+        self.last = time.monotonic()
+        self.paused = False
+        self.fired: str | None = None
+        self.handle = self.loop.call_later(self._wait(self.last), self._check)
+
+    def _wait(self, now: float) -> float:
+        due = float("inf") if self.idle is None else self.last + self.idle
+        if self.end is not None:
+            due = min(due, self.end)
+        return max(due - now, 0.0)
+
+    def _check(self) -> None:
+        now = time.monotonic()
+        if self.paused:  # the consumer holds an event: look again later (its next read checks the deadline)
+            delay = self.idle if self.idle is not None else float("inf")
+            if self.end is not None and self.end > now:
+                delay = min(delay, self.end - now)
+            if delay != float("inf"):
+                self.handle = self.loop.call_later(delay, self._check)
+            return
+        if self.end is not None and now >= self.end:
+            self.fired = "deadline"
+        elif self.idle is not None and now - self.last >= self.idle:
+            self.fired = "idle"
+        if self.fired:
+            self.task.cancel()
+        else:
+            self.handle = self.loop.call_later(max(self._wait(now), 0.001), self._check)
+
+    def stand_down(self) -> bool:
+        """After the cancel it caused: takes it back; False when the task was cancelled from outside as well."""
+        remaining: int = cast(Any, self.task).uncancel()
+        return remaining <= self.cancelling
+
+    def close(self) -> None:
+        """Stops the timer."""
+        self.handle.cancel()
 
 
 def _first_event_late(p: IProvider, timeout: float) -> APITimeoutError:
@@ -267,7 +321,28 @@ async def arun_stream(p: IProvider, call: Call) -> AsyncIterator[StreamEvent]:
                 async for chunk in chunks:
                     for event in p._priced(assembler.feed(chunk), call.model):
                         yield event
-            else:
+            elif sys.version_info >= (3, 11):
+                # One timer per stream, moved only when it fires (a timeout around every read would cost
+                # microseconds per event): it cancels the read of a stream silent for `idle`, or past its deadline.
+                guard = _QuietGuard(idle, end)
+                try:
+                    async for chunk in chunks:
+                        guard.paused = True  # the consumer's time between events is not silence
+                        for event in p._priced(assembler.feed(chunk), call.model):
+                            yield event
+                        if end is not None and time.monotonic() >= end:
+                            raise _deadline_passed(p, policy)
+                        guard.last = time.monotonic()
+                        guard.paused = False
+                except asyncio.CancelledError:
+                    if not guard.fired or not guard.stand_down():
+                        raise
+                    if guard.fired == "deadline":
+                        raise _deadline_passed(p, policy) from None
+                    raise _idle_too_long(p, idle or 0.0) from None
+                finally:
+                    guard.close()
+            else:  # pragma: no cover - Python 3.10: no Task.uncancel, a timeout around each read
                 while True:
                     quiet_end = None if idle is None else time.monotonic() + idle
                     try:
