@@ -13,7 +13,6 @@ text (`redactedContent`, image bytes; the converters take both) and members boto
 
 from __future__ import annotations
 
-import json
 import struct
 import zlib
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ from botocore.eventstream import (  # type: ignore[import-untyped]
     InvalidHeadersLength,
     InvalidPayloadLength,
 )
+
+from ..wire.common import json_loads
 
 __all__ = ["iter_items"]
 
@@ -89,7 +90,7 @@ def _item(stream: Any, data: bytes, pos: int, stop: int, headers_length: int, pr
     kind = headers.get(":event-type")
     if headers.get(":message-type") == "event" and kind in _EVENTS:
         try:
-            body = json.loads(payload)
+            body = json_loads(payload)
         except ValueError:
             body = None
         if type(body) is dict:

@@ -13,13 +13,13 @@ requests): whole bodies within the attempt's timeout, and event streams that mus
 from __future__ import annotations
 
 import codecs
-import json
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import APITimeoutError, MalformedResponseError, request_id_of
+from ..wire.common import json_loads
 from ..wire.sse import ServerSentEvent, SSEDecoder
 
 __all__ = ["aiter_events", "decode_json_body", "iter_events", "read_body", "severer"]
@@ -55,7 +55,7 @@ def decode_json_body(body: bytes | str, response: Any, provider: str) -> Any:
     """A whole body as JSON; `MalformedResponseError` (quoting its start) when it is not, empty included.
     `response` (None: unknown) gives the status and request id for the error."""
     try:
-        return json.loads(body)
+        return json_loads(body)
     except ValueError:  # UnicodeDecodeError (invalid UTF-8) included
         head = body[:_QUOTED]
         what = repr(head.decode("utf-8", "replace") if isinstance(head, bytes) else head) if body else "an empty body"

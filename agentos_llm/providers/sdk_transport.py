@@ -8,7 +8,6 @@ only its paths and its converters. Imported by those providers only (it needs `h
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import ModuleType
@@ -26,6 +25,7 @@ from ..errors import (
 )
 from ..received import Received
 from ..stream_watchdog import Severable
+from ..wire.common import json_loads
 from .http_bodies import aiter_events, decode_json_body, iter_events, read_body, severer
 from .loop_clients import LoopClients
 
@@ -96,7 +96,7 @@ def request_options(timeout: float | None, headers: Mapping[str, str] | None,
 def decode_json(response: httpx2.Response, provider: str) -> Any:
     """A whole response body as JSON; `MalformedResponseError` when it is not."""
     try:
-        return json.loads(response.content)
+        return json_loads(response.content)
     except ValueError:
         raise MalformedResponseError(
             f"the response is not JSON: {response.text[:200]!r}", provider=provider,

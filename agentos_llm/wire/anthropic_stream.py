@@ -19,6 +19,7 @@ from ..types import (
     parse_tool_arguments,
 )
 from .anthropic_response import PROVIDER, _raise_error_body, _response, tool_id, usage_from_wire
+from .common import json_loads
 
 # ---------------------------------------------------------------------- streaming
 
@@ -28,7 +29,7 @@ def decode_event(data: str, provider: str = PROVIDER) -> Any:
     if not data:
         return None
     try:
-        return json.loads(data)
+        return json_loads(data)
     except ValueError:
         raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
 

@@ -8,7 +8,6 @@ our stream events and, at the end, into the same `CompletionResponse` a whole an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ from ..types import (
     parse_tool_arguments,
 )
 from .cohere_chat import PROVIDER, assistant_response, error_from_cohere, usage_from_wire
+from .common import json_loads
 
 __all__ = ["ChatStreamAssembler", "decode_event"]
 
@@ -35,7 +35,7 @@ def decode_event(event: str | None, data: str, provider: str = PROVIDER) -> Any:
     if not data or data == "[DONE]":
         return None
     try:
-        payload = json.loads(data)
+        payload = json_loads(data)
     except ValueError:
         raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
     if isinstance(payload, dict) and "type" not in payload and event:

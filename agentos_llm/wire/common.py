@@ -11,13 +11,30 @@ from ..errors import InvalidRequestError, MalformedResponseError
 if TYPE_CHECKING:
     from ..types import ToolCall
 
-__all__ = ["arguments_json", "arguments_object", "compact_json", "merge_extra", "token_count_field"]
+__all__ = ["arguments_json", "arguments_object", "compact_json", "json_loads", "merge_extra", "token_count_field"]
 
 # Values that need no check before they go on the wire: the flat arguments most tool calls carry.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 # Made once: `json.dumps` with separators builds a new encoder on every call.
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 _COMPACT_UTF8 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+_SCAN: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner json.loads ends in
+
+
+def json_loads(text: str | bytes) -> Any:
+    """`json.loads`, a microsecond faster for a bare JSON value (every stream event, most bodies): the scanner is
+    called directly. Anything else (surrounding whitespace, more after the value, a malformed text, bytes
+    that are not UTF-8) goes to `json.loads`, which answers or raises exactly as it would have."""
+    try:
+        decoded = text.decode() if type(text) is bytes else text
+        value, end = _SCAN(decoded, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)  # the original: json.loads detects UTF-16/32 and a BOM in bytes
+    if end != len(decoded):
+        return json.loads(text)
+    return value
 
 
 def merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> None:

@@ -38,7 +38,7 @@ from ..types import (
     UsageEvent,
     VendorBlock,
 )
-from .common import compact_json
+from .common import compact_json, json_loads
 from .gemini_common import PROVIDER, bare_model_name, finish_reason, new_tool_call_id
 
 # ---------------------------------------------------------------------- response
@@ -251,7 +251,7 @@ class _Turn:
 def decode_stream_event(data: str, provider: str = PROVIDER) -> Any:
     """One `streamGenerateContent?alt=sse` event's data as JSON."""
     try:
-        return json.loads(data)
+        return json_loads(data)
     except ValueError:
         raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
 

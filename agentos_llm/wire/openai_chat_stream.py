@@ -19,6 +19,7 @@ from ..types import (
     UsageEvent,
     parse_tool_arguments,
 )
+from .common import json_loads
 from .openai_chat_response import (
     ThinkTagSplitter,
     _content_text,
@@ -241,6 +242,6 @@ class ChunkDecoder:
 def decode_chunk(data: str, provider: str) -> Any:
     """One SSE data payload as JSON."""
     try:
-        return json.loads(data)
+        return json_loads(data)
     except ValueError:
         raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None

@@ -8,7 +8,6 @@ agree exactly.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from ..types import (
     ToolCallEvent,
     UsageEvent,
 )
+from .common import json_loads
 from .openai_responses import new_call_id, response_of, tool_call_of, usage_from_wire
 
 __all__ = ["EventDecoder", "ResponsesStreamAssembler", "stream_error"]
@@ -55,7 +55,7 @@ class EventDecoder:
             self.done = True
             return None
         try:
-            chunk = json.loads(data)
+            chunk = json_loads(data)
         except ValueError:
             raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}",
                                          provider=self.provider) from None
