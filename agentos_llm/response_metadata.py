@@ -124,7 +124,8 @@ def completed_values(provider: IProvider, response: CompletionResponse, heard: H
     """What `heard_into` and then `complete` would make of the response's metadata, as its field values and the
     fields set, leaving the metadata untouched (the default hook's result without building it: a finished
     response packs these values, `agentos_llm.response_pack`). None when the metadata is not a plain
-    `ResponseMetadata`; the caller then takes the long way. `response` must already be `noted`."""
+    `ResponseMetadata`; the caller then takes the long way. The response's own `request_id` must already be the
+    one `heard` gives it."""
     meta = response.__dict__["metadata"]
     if type(meta) is not ResponseMetadata or meta.__pydantic_extra__:
         return None

@@ -11,7 +11,8 @@ import pytest
 from agentos_llm.wire.common import json_loads
 
 _SAME = ['{"a": 1, "b": [true, false, null], "c": {"d": "é"}}', "[1, 2.5, -3e10]", '"text"', "42", "true", "null",
-         ' {"a": 1}', '{"a": 1}\n', "\n[1]\n", '{"big": 123456789012345678901234567890}', '{"u": "\\u00e9\\ud83d\\ude00"}',
+         ' {"a": 1}', '{"a": 1}\n', "\n[1]\n", '{"big": 123456789012345678901234567890}',
+         '{"u": "\\u00e9\\ud83d\\ude00"}',
          b'{"bytes": "\xc3\xa9"}', b' [1] ', "[Infinity, -Infinity]", '{"a": 1}'.encode("utf-16"),
          '{"a": 1}'.encode("utf-16-le"), b'\xef\xbb\xbf{"bom": 1}', b'"\xed\xa0\x80"']
 _RAISE = ["", "   ", '{"a": 1} trailing', '{"a": 1}{"b": 2}', "{", "[1,]", "{'single': 1}", b"\xff\xfe not utf-8",
