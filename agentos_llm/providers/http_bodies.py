@@ -153,6 +153,20 @@ def _byte_chunks(response: Any) -> Iterable[bytes]:
     return _chunks(response) if hasattr(response, "iter_bytes") else response.iter_content(None)
 
 
+def _decoded(decoder: SSEDecoder, lines: list[str]) -> list[ServerSentEvent]:
+    """The events `lines` complete."""
+    return [event for line in lines if (event := decoder.line(line)) is not None]
+
+
+def _tail(lines: _Lines, decoder: SSEDecoder) -> list[ServerSentEvent]:
+    """The events the end of the body completes: its last line, and an event without a final blank line."""
+    events = _decoded(decoder, lines.feed(b"", final=True))
+    last = decoder.flush()
+    if last is not None:
+        events.append(last)
+    return events
+
+
 def iter_events(response: Any, provider: str | None = None) -> Iterator[ServerSentEvent]:
     """The server-sent events of a response (httpx, httpx2 or requests); none at all is a
     `MalformedResponseError`, and so are bytes that are not UTF-8.
@@ -163,21 +177,14 @@ def iter_events(response: Any, provider: str | None = None) -> Iterator[ServerSe
     decoder = SSEDecoder()
     seen = False
     for data in _byte_chunks(response):
-        for line in lines.feed(data):
-            event = decoder.line(line)
-            if event is not None:
-                seen = True
-                yield event
-    for line in lines.feed(b"", final=True):
-        event = decoder.line(line)
-        if event is not None:
+        events = _decoded(decoder, lines.feed(data))
+        if events:
             seen = True
-            yield event
-    last = decoder.flush()
-    if last is not None:
-        yield last
-    elif not seen:
+            yield from events
+    tail = _tail(lines, decoder)
+    if not (seen or tail):
         raise kept.error(response, provider)
+    yield from tail
 
 
 async def aiter_events(response: Any, provider: str | None = None) -> AsyncIterator[ServerSentEvent]:
@@ -188,18 +195,13 @@ async def aiter_events(response: Any, provider: str | None = None) -> AsyncItera
     seen = False
     chunks = response.aiter_bytes() if hasattr(response, "aiter_bytes") else response.content.iter_any()  # aiohttp
     async for data in chunks:
-        for line in lines.feed(data):
-            event = decoder.line(line)
-            if event is not None:
-                seen = True
-                yield event
-    for line in lines.feed(b"", final=True):
-        event = decoder.line(line)
-        if event is not None:
+        events = _decoded(decoder, lines.feed(data))
+        if events:
             seen = True
-            yield event
-    last = decoder.flush()
-    if last is not None:
-        yield last
-    elif not seen:
+            for event in events:
+                yield event
+    tail = _tail(lines, decoder)
+    if not (seen or tail):
         raise kept.error(response, provider)
+    for event in tail:
+        yield event
