@@ -71,14 +71,30 @@ class ObservedAssembler:
         return tail, response
 
 
+_HEARD = frozenset({"status_code", "request_id"})
+_HEARD_HEADERS = _HEARD | {"headers"}
+_COMPLETED = frozenset({"request_id", "service_tier", "upstream", "api", "host", "base_url"})
+"""The metadata fields hearing the headers sets (with the selected headers, when there were any), and those
+`complete` sets."""
+
+
 def heard_into(response: CompletionResponse, heard: Heard) -> None:
     """Puts what a response's headers (and status) said into its metadata."""
     meta = response.metadata
-    meta.status_code = heard.status
-    if heard.headers:
-        meta.headers = dict(heard.headers)
-    meta.request_id = heard.request_id or meta.request_id
+    values = {name: getattr(meta, name) for name in _HEARD_HEADERS}
+    for name in _hear_values(values, heard):
+        setattr(meta, name, values[name])
     meta._source = heard.source  # every header, for a `get_response_metadata` override; never dumped
+
+
+def _hear_values(values: dict[str, Any], heard: Heard) -> frozenset[str]:
+    """Puts what `heard` says into a metadata's field `values`; returns the fields it set."""
+    values["status_code"] = heard.status
+    values["request_id"] = heard.request_id or values["request_id"]
+    if heard.headers:
+        values["headers"] = dict(heard.headers)
+        return _HEARD_HEADERS
+    return _HEARD
 
 
 def source_headers(response: CompletionResponse) -> Mapping[str, str] | None:
@@ -104,19 +120,23 @@ def complete(provider: IProvider, response: CompletionResponse) -> ResponseMetad
     """The response's metadata with the body's and the provider's facts added (the default of
     `IProvider.get_response_metadata`)."""
     meta = response.metadata
-    meta.request_id = meta.request_id or response.request_id
-    if meta.service_tier is None:
-        meta.service_tier = service_tier_of(response.raw)
-    meta.upstream = meta.upstream or response.upstream
-    meta.api = response.api or provider.api or None
-    meta.host = provider.catalog_key or None
-    meta.base_url = _safe_url(provider.base_url)
+    values = {name: getattr(meta, name) for name in _COMPLETED}
+    _complete_values(values, provider, response.__dict__)
+    for name in _COMPLETED:
+        setattr(meta, name, values[name])
     return meta
 
 
-_HEARD = frozenset({"status_code", "request_id"})
-_HEARD_HEADERS = _HEARD | {"headers"}
-_COMPLETED = frozenset({"request_id", "service_tier", "upstream", "api", "host", "base_url"})
+def _complete_values(values: dict[str, Any], provider: IProvider, response: dict[str, Any]) -> None:
+    """Puts the body's and the provider's facts into a metadata's field `values` (`response`: the response's
+    field values, its request id already the heard one)."""
+    values["request_id"] = values["request_id"] or response["request_id"]
+    if values["service_tier"] is None:
+        values["service_tier"] = service_tier_of(response["raw"])
+    values["upstream"] = values["upstream"] or response["upstream"]
+    values["api"] = response["api"] or provider.api or None
+    values["host"] = provider.catalog_key or None
+    values["base_url"] = _safe_url(provider.base_url)
 
 
 def completed_values(provider: IProvider, response: CompletionResponse, heard: Heard | None
@@ -132,19 +152,6 @@ def completed_values(provider: IProvider, response: CompletionResponse, heard: H
     values = dict(meta.__dict__)
     fields = _COMPLETED | meta.__pydantic_fields_set__
     if heard is not None:
-        values["status_code"] = heard.status
-        if heard.headers:
-            values["headers"] = dict(heard.headers)
-            fields |= _HEARD_HEADERS
-        else:
-            fields |= _HEARD
-        values["request_id"] = heard.request_id or values["request_id"]
-    d = response.__dict__
-    values["request_id"] = values["request_id"] or d["request_id"]
-    if values["service_tier"] is None:
-        values["service_tier"] = service_tier_of(d["raw"])
-    values["upstream"] = values["upstream"] or d["upstream"]
-    values["api"] = d["api"] or provider.api or None
-    values["host"] = provider.catalog_key or None
-    values["base_url"] = _safe_url(provider.base_url)
+        fields |= _hear_values(values, heard)
+    _complete_values(values, provider, response.__dict__)
     return values, fields
