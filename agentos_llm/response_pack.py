@@ -10,18 +10,14 @@ reads the same value, and its serializer, equality, repr and pickling see the fu
 
 from __future__ import annotations
 
-import copy
 import json
 import operator
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
-
+from .model_construction import construct
 from .rate_limits import _PREFIXES, BUCKETS, RateLimits, parse_rate_limit_headers
 from .types_messages import Message, VendorBlock
 from .types_metadata import ResponseMetadata
@@ -30,7 +26,6 @@ from .types_usage import Usage
 if TYPE_CHECKING:
     from .types_responses import CompletionResponse
 
-_M = TypeVar("_M", bound=BaseModel)
 
 __all__ = ["BUILDERS", "EMPTY", "STORED", "Packed", "PackedMessage", "is_stored", "pack"]
 
@@ -324,47 +319,6 @@ _MESSAGE_FIELDS = frozenset({"role", "content", "tool_calls", "reasoning", "vend
 
 
 # ---------------------------------------------------------------------- building on first read
-
-
-_PLANS: dict[type, tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...], dict[str, Any] | None]] = {}
-
-
-def construct(cls: type[_M], fields_set: set[str], values: dict[str, Any]) -> _M:
-    """A model of `cls` with `values` (already valid: they came out of one) over its defaults, made without
-    validation: what `model_construct` makes, at a fraction of its cost (it runs on every first read of a
-    packed field). For models that forbid or ignore extra fields; `values` must be a fresh dict."""
-    plan = _PLANS.get(cls)
-    if plan is None:
-        plan = _PLANS[cls] = _plan(cls)
-    defaults, factories, private = plan
-    d = defaults.copy()
-    for name, factory in factories:
-        if name not in values:
-            d[name] = factory()
-    d.update(values)
-    model = cls.__new__(cls)
-    object.__setattr__(model, "__dict__", d)
-    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None if private is None else dict(private))
-    return model
-
-
-def _plan(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...],
-                                         dict[str, Any] | None]:
-    if cls.model_config.get("extra") == "allow":
-        raise TypeError(f"{cls.__name__} keeps extra fields: construct() would drop them")
-    defaults: dict[str, Any] = {}
-    factories: list[tuple[str, Callable[[], Any]]] = []
-    for name, info in cls.model_fields.items():
-        default = None if info.default is PydanticUndefined else info.default
-        defaults[name] = default
-        if info.default_factory is not None:
-            factories.append((name, info.default_factory))  # type: ignore[arg-type]
-        elif isinstance(default, (list, dict, set)):  # pydantic copies a mutable default for each model
-            factories.append((name, partial(copy.deepcopy, default)))
-    private = {name: attr.get_default() for name, attr in cls.__private_attributes__.items()} or None
-    return defaults, tuple(factories), private
 
 
 def derived_message(response: CompletionResponse, stored: _Marker | PackedMessage) -> Message:

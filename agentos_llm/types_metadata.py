@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from .model_construction import construct
+
 __all__ = ["ResponseMetadata", "blank_metadata"]
 
 
@@ -32,17 +34,6 @@ class ResponseMetadata(BaseModel):
     _source: Any = PrivateAttr(default=None)  # the headers as received, for a `get_response_metadata` override
 
 
-_BLANK_METADATA = ResponseMetadata().__dict__
-
-
 def blank_metadata() -> ResponseMetadata:
-    """`ResponseMetadata()`, made without pydantic's machinery: every response gets one (a fifth of making it)."""
-    meta = ResponseMetadata.__new__(ResponseMetadata)
-    values = _BLANK_METADATA.copy()
-    values["headers"] = {}
-    values["extra"] = {}
-    object.__setattr__(meta, "__dict__", values)
-    object.__setattr__(meta, "__pydantic_fields_set__", set())
-    object.__setattr__(meta, "__pydantic_extra__", None)
-    object.__setattr__(meta, "__pydantic_private__", {"_source": None})
-    return meta
+    """`ResponseMetadata()`, made without validating its defaults: every response gets one."""
+    return construct(ResponseMetadata, set(), {})
