@@ -41,7 +41,6 @@ from .history_rules import check_history
 from .http_bridge import TransportPolicy, resolve_transport
 from .model_traits import ModelTraits
 from .options import EmbedOptions, GenerateOptions, parse_options
-from .pricing import prefetch as prefetch_prices
 from .provider_counting import TokenCounting
 from .provider_embeddings import Embeddings
 from .provider_errors import ErrorTranslation
@@ -502,7 +501,6 @@ class IProvider(ErrorTranslation, ResponseFinishing, TokenCounting, StructuredOu
     def _wire_request(self, call: Call) -> tuple[Any, Mapping[str, str] | None]:
         """The vendor request and the per-request headers of a call: what `generate`, `stream` and
         `inspect_request` all hand the I/O hooks."""
-        prefetch_prices()  # the first call's price is ready when its answer is
         return self._build_request(call), self._call_headers(call)
 
     async def _inspect_http(self, op: Operation, request: Any, timeout: float | None,

@@ -90,7 +90,7 @@ class ResponseFinishing:
         """`_send` with errors typed. A "chat" answer comes back as the hook gave it (`_whole` reads its
         headers onto the response); any other operation's headers are heard here and the payload returned."""
         p = cast("IProvider", self)
-        prefetch_prices()
+        prefetch_prices()  # the first call's price is ready when its answer is
         try:
             got = p._send(op, request, timeout, headers)
         except Exception as exc:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import stream_watchdog
 from .errors import APITimeoutError, MalformedResponseError
+from .pricing import prefetch as prefetch_prices
 from .received import Heard, Received
 from .response_metadata import ObservedAssembler, heard_into
 from .types import CompletionResponse, DoneEvent, StreamEvent
@@ -199,6 +200,7 @@ def _read_to_first(p: IProvider, call: Call, chunks: Iterator[Any], opened: _Ope
 def run_stream(p: IProvider, call: Call) -> Iterator[StreamEvent]:
     """`p`'s events for a stream call, its connection closed at the end, on error, or when left early."""
     request, headers = p._wire_request(call)
+    prefetch_prices()  # the first stream's price is ready when its usage is
     policy = p._policy(call.options)
     started = time.monotonic()
 
@@ -290,6 +292,7 @@ async def _anext_within(chunks: AsyncIterator[Any], end: float) -> Any:
 async def arun_stream(p: IProvider, call: Call) -> AsyncIterator[StreamEvent]:
     """`run_stream`, async; cancelling the consumer closes the connection."""
     request, headers = p._wire_request(call)
+    prefetch_prices()  # the first stream's price is ready when its usage is
     policy = p._policy(call.options)
     started = time.monotonic()
 
