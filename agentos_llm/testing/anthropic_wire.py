@@ -37,6 +37,7 @@ from agentos_llm.testing.emulator import (
     word_count,
 )
 from agentos_llm.testing.openai_wire import schema_instance
+from agentos_llm.testing.schema_instances import minimal_call
 
 __all__ = [
     "count_input_tokens",
@@ -134,8 +135,7 @@ def default_reply(body: dict[str, Any]) -> Reply:
         return Reply(text=json.dumps(schema_instance(fmt.get("schema", {}))))
     tool = _forced_tool(body)
     if tool is not None:
-        args = schema_instance(tool.get("input_schema") or {"type": "object"})
-        return Reply(tool_calls=[(str(tool["name"]), args if isinstance(args, dict) else {})])
+        return minimal_call(tool["name"], tool.get("input_schema"))
     last = ""
     for message in reversed(body.get("messages") or ()):
         if isinstance(message, dict) and message.get("role") == "user":

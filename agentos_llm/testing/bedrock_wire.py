@@ -42,6 +42,7 @@ from agentos_llm.testing.emulator import (
     word_count,
 )
 from agentos_llm.testing.openai_wire import schema_instance
+from agentos_llm.testing.schema_instances import minimal_call
 
 __all__ = [
     "ERROR_TYPES",
@@ -159,8 +160,7 @@ def default_reply(body: dict[str, Any]) -> Reply:
     if isinstance(forced, dict):
         for spec in specs:
             if spec.get("name") == forced.get("name"):
-                args = schema_instance((spec.get("inputSchema") or {}).get("json") or {"type": "object"})
-                return Reply(tool_calls=[(str(spec["name"]), args if isinstance(args, dict) else {})])
+                return minimal_call(spec["name"], (spec.get("inputSchema") or {}).get("json"))
     last = ""
     for message in reversed(body.get("messages") or ()):
         if isinstance(message, dict) and message.get("role") == "user":

@@ -38,6 +38,7 @@ from agentos_llm.testing.emulator import (
     word_count,
 )
 from agentos_llm.testing.openai_wire import embedding_vector, schema_instance
+from agentos_llm.testing.schema_instances import minimal_call
 
 __all__ = [
     "DEFAULT_EMBEDDING_DIMS",
@@ -113,8 +114,7 @@ def default_reply(body: dict[str, Any]) -> Reply:
     tools = body.get("tools")
     if body.get("tool_choice") == "REQUIRED" and isinstance(tools, list) and len(tools) == 1:
         function = (tools[0].get("function") if isinstance(tools[0], dict) else None) or {}
-        args = schema_instance(function.get("parameters") or {"type": "object"})
-        return Reply(tool_calls=[(str(function.get("name")), args if isinstance(args, dict) else {})])
+        return minimal_call(function.get("name"), function.get("parameters"))
     last = ""
     for message in reversed(body.get("messages") or ()):
         if isinstance(message, dict) and message.get("role") == "user":

@@ -32,6 +32,7 @@ from agentos_llm.testing.emulator import (
     word_count,
 )
 from agentos_llm.testing.openai_wire import embedding_vector, schema_instance
+from agentos_llm.testing.schema_instances import minimal_call
 
 __all__ = [
     "DEFAULT_EMBEDDING_DIMS",
@@ -134,9 +135,8 @@ def default_reply(body: dict[str, Any]) -> Reply:
     last user turn's text."""
     declaration = _forced_declaration(body)
     if declaration is not None:
-        schema = declaration.get("parametersJsonSchema") or _lower_types(declaration.get("parameters") or {})
-        args = schema_instance(schema or {"type": "object"})
-        return Reply(tool_calls=[(str(declaration.get("name")), args if isinstance(args, dict) else {})])
+        return minimal_call(declaration.get("name"), declaration.get("parametersJsonSchema")
+                            or _lower_types(declaration.get("parameters") or {}))
     found = body.get("generationConfig")
     config: dict[str, Any] = found if isinstance(found, dict) else {}
     if config.get("responseMimeType") == "application/json":

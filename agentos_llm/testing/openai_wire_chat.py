@@ -14,7 +14,7 @@ from agentos_llm.testing.emulator import (
     text_pieces,
     word_count,
 )
-from agentos_llm.testing.schema_instances import schema_instance
+from agentos_llm.testing.schema_instances import minimal_call, schema_instance
 
 SYSTEM_FINGERPRINT = "fp_emulator"
 _JSON = (",", ":")
@@ -114,19 +114,13 @@ def forced_function(body: dict[str, Any], *, flat: bool = False) -> dict[str, An
     return None
 
 
-def forced_call(function: dict[str, Any]) -> Reply:
-    """A call of `function` with minimal valid arguments."""
-    args = schema_instance(function.get("parameters") or {"type": "object"})
-    return Reply(tool_calls=[(str(function.get("name")), args if isinstance(args, dict) else {})])
-
-
 def default_reply(body: dict[str, Any]) -> Reply:
     """The answer when nothing is scripted: an echo of the last user message, for a ``response_format`` a
     minimal valid JSON document (``{}`` for ``json_object``), for a forced tool a call with minimal valid
     arguments."""
     function = forced_function(body)
     if function is not None:
-        return forced_call(function)
+        return minimal_call(function.get("name"), function.get("parameters"))
     response_format = body.get("response_format")
     if isinstance(response_format, dict):
         if response_format.get("type") == "json_schema":

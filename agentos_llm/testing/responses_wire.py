@@ -40,7 +40,8 @@ from agentos_llm.testing.emulator import (
 )
 from agentos_llm.testing.openai_wire import fault_response as openai_fault_response
 from agentos_llm.testing.openai_wire import rate_limit_headers, schema_instance
-from agentos_llm.testing.openai_wire_chat import forced_call, forced_function
+from agentos_llm.testing.openai_wire_chat import forced_function
+from agentos_llm.testing.schema_instances import minimal_call
 
 __all__ = [
     "ENCRYPTED_INCLUDE",
@@ -179,7 +180,7 @@ def default_reply(body: dict[str, Any]) -> Reply:
     tool a call with minimal valid arguments, else an echo of the last user message's text."""
     function = forced_function(body, flat=True)
     if function is not None:
-        return forced_call(function)
+        return minimal_call(function.get("name"), function.get("parameters"))
     formatted = _formatted_text(body)
     if formatted is not None:
         return Reply(text=formatted)

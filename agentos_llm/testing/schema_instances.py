@@ -1,5 +1,5 @@
 """Minimal valid instances of a JSON schema: what every emulator dialect answers to a structured-output
-request when nothing is scripted. Standard library only.
+request, or a forced tool, when nothing is scripted. Standard library only.
 """
 
 from __future__ import annotations
@@ -7,7 +7,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["schema_instance"]
+from agentos_llm.testing.emulator_types import Reply
+
+__all__ = ["minimal_call", "schema_instance"]
 
 _STRING_FORMATS = {
     "date-time": "2024-01-01T00:00:00Z",
@@ -81,6 +83,12 @@ def _float(schema: dict[str, Any]) -> float:
     if lo is not None and hi is not None and not lo <= value <= hi:
         value = (lo + hi) / 2
     return value
+
+
+def minimal_call(name: Any, schema: Any) -> Reply:
+    """A reply calling the tool `name` with minimal valid arguments for its parameters' `schema` (an object)."""
+    args = schema_instance(schema or {"type": "object"})
+    return Reply(tool_calls=[(str(name), args if isinstance(args, dict) else {})])
 
 
 def schema_instance(schema: Any) -> Any:
