@@ -1,5 +1,5 @@
-"""What the sync streams' idle timeout costs (`stream_idle_timeout`, enforced by `agentos_llm.stream_watchdog`),
-side by side with it off in one run.
+"""What the streams' idle timeout costs (`stream_idle_timeout`), side by side with it off in one run: sync
+streams (enforced by `agentos_llm.stream_watchdog`) and async ones (one timer per stream, `streaming._QuietGuard`).
 
 On, a sync stream is watched from its first event: it is registered with the watchdog thread once, and its
 reading loop stores the time each wait for a chunk begins (and marks itself paused while the consumer has
@@ -8,8 +8,8 @@ events). Off (`stream_idle_timeout=None`), the loop is the plain one.
 Sides, interleaved in a fresh random order every iteration: `idle on` (the default, 60 s) and `idle off`.
 Targets: `stub` (the OpenAI provider with `_open_stream` replaying chunks recorded once from the emulator: no
 I/O, so the loop's own cost is most visible) and `emulator` (the OpenAI provider against the loopback wire
-emulator in a child process: a realistic ratio). Each stream has ~500 events. Reported as medians in µs per
-event and the ratio on / off; never asserted.
+emulator in a child process: a realistic ratio), and async streams against the same emulator. Each stream has
+~500 events. Reported as medians in µs per event and the ratio on / off; never asserted.
 
     .venv/bin/python benchmarks/bench_stream_watchdog.py [--n 300] [--n-emulator 100] [--warmup 20]
 """
@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import API_KEY, MODEL, emulator, machine
-from bench_resilience import shuffled_sync, side_rows
+from bench_resilience import shuffled_async, shuffled_sync, side_rows
 
 SIDES = ("idle on", "idle off")
 WORDS = 499  # the echo is "Echo:" plus these words: 500 text pieces, and the role, finish and usage chunks
@@ -84,6 +84,29 @@ def measure(target: str, provider: Any, n: int, warmup: int) -> list[dict[str, A
     return rows
 
 
+def measure_async(target: str, provider: Any, n: int, warmup: int) -> list[dict[str, Any]]:
+    import asyncio
+
+    async def count() -> int:
+        return sum([1 async for _ in provider.stream(MODEL, PROMPT)])
+
+    events = asyncio.run(count())
+
+    def aside(idle: float | None) -> Callable[[], Any]:
+        async def run() -> None:
+            provider.stream_idle_timeout = idle
+            got = await count()
+            if got != events:
+                raise RuntimeError(f"a stream gave {got} events, not {events}")
+        return run
+
+    times = shuffled_async(provider, [aside(60.0), aside(None)], n, warmup)
+    rows = side_rows("async stream", target, list(SIDES), [[t / events for t in ts] for ts in times], "idle off")
+    for row in rows:
+        row["events"] = events
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=300)
@@ -101,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         real = create_provider("openai", api_key=API_KEY, base_url=url, max_retries=0)
         rows += measure("emulator", real, args.n_emulator, args.warmup)
         real.close()
+        areal = create_provider("openai", api_key=API_KEY, base_url=url, max_retries=0)
+        rows += measure_async("async", areal, args.n_emulator, args.warmup)
     print(f"machine: {machine()}")
     print(f"{'target':9} {'side':9} {'events':>6} {'median µs/event':>16} {'added µs':>9} {'ratio':>6}")
     for r in rows:
