@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-__all__ = ["construct"]
+__all__ = ["construct", "made"]
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -37,14 +37,29 @@ def construct(cls: type[_M], fields_set: set[str], values: dict[str, Any]) -> _M
         d.update(values)
     model = _new(cls)
     _set(model, "__dict__", d)
-    _set(model, "__pydantic_fields_set__", fields_set)
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None if private is None else private.copy())
+    set_fields_set(model, fields_set)
+    set_extra(model, None)
+    set_private(model, None if private is None else private.copy())
     return model
 
 
 _new = object.__new__
 _set = object.__setattr__
+# The slots every pydantic model has, set through their descriptors: cheaper than `object.__setattr__` by name.
+set_fields_set: Callable[[BaseModel, set[str]], None] = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+set_extra: Callable[[BaseModel, dict[str, Any] | None], None] = BaseModel.__dict__["__pydantic_extra__"].__set__
+set_private: Callable[[BaseModel, dict[str, Any] | None], None] = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def made(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
+    """A model of `cls` holding exactly `values` (every field, already valid), `fields_set` set: for a model of
+    plain fields, without defaults to fill, private attributes or extra fields (a stream event)."""
+    model = _new(cls)
+    _set(model, "__dict__", values)
+    set_fields_set(model, fields_set)
+    set_extra(model, None)
+    set_private(model, None)
+    return model
 
 
 def _plan(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...],

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from .provider import IProvider, StreamAssembler
     from .received import Heard
 
-__all__ = ["ObservedAssembler", "complete", "completed_values", "heard_into", "service_tier_of"]
+__all__ = ["ObservedAssembler", "complete", "completed_values", "heard_into", "observed", "service_tier_of",
+           "with_service_tier"]
 
 
 def service_tier_of(payload: Any) -> str | None:
@@ -47,28 +48,39 @@ class ObservedAssembler:
     """A stream assembler that also notes the service tier the stream's events name (the last one wins:
     Responses says "auto" when the stream opens and the tier that served it when it completes)."""
 
-    __slots__ = ("inner", "tier")
+    __slots__ = ("inner", "service_tier")
 
     def __init__(self, inner: StreamAssembler) -> None:
         self.inner = inner
-        self.tier: str | None = None
+        self.service_tier: str | None = None
 
     def feed(self, chunk: Any) -> Sequence[StreamEvent]:
         """The inner assembler's events for `chunk`."""
         if type(chunk) is dict:
             tier = chunk.get("service_tier")
             if type(tier) is str and tier:  # OpenAI chat: on every chunk
-                self.tier = tier
+                self.service_tier = tier
             elif "response" in chunk or "message" in chunk or chunk.get("usage"):  # `"usage": null` is common
-                self.tier = service_tier_of(chunk) or self.tier
+                self.service_tier = service_tier_of(chunk) or self.service_tier
         return self.inner.feed(chunk)
 
     def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
         """The inner assembler's tail and response, the response noting the tier seen."""
         tail, response = self.inner.finish()
-        if self.tier is not None:
-            response.metadata.service_tier = self.tier
-        return tail, response
+        return tail, with_service_tier(response, self.service_tier)
+
+
+def observed(assembler: StreamAssembler) -> StreamAssembler:
+    """`assembler`, noting the service tier its stream names: itself when it notes the tier on its own (it has a
+    `service_tier`: a call less per chunk), else wrapped in an `ObservedAssembler`."""
+    return assembler if hasattr(assembler, "service_tier") else ObservedAssembler(assembler)
+
+
+def with_service_tier(response: CompletionResponse, tier: str | None) -> CompletionResponse:
+    """`response`, its metadata naming `tier` when a stream named one."""
+    if tier is not None:
+        response.metadata.service_tier = tier
+    return response
 
 
 _HEARD = frozenset({"status_code", "request_id"})

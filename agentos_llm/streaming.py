@@ -23,8 +23,8 @@ from . import stream_watchdog
 from .errors import APITimeoutError, MalformedResponseError
 from .pricing import prefetch as prefetch_prices
 from .received import Heard, Received
-from .response_metadata import ObservedAssembler, heard_into
-from .types import CompletionResponse, DoneEvent, StreamEvent
+from .response_metadata import heard_into, observed
+from .types import CompletionResponse, DoneEvent, StreamEvent, UsageEvent
 
 if TYPE_CHECKING:
     from .provider import Call, IProvider, StreamAssembler
@@ -65,7 +65,7 @@ class _Opened:
     __slots__ = ("assembler", "ended", "events", "fed", "heard", "sent")
 
     def __init__(self, assembler: StreamAssembler, sent: Any = None) -> None:
-        self.assembler: StreamAssembler = ObservedAssembler(assembler)  # notes the service tier events name
+        self.assembler: StreamAssembler = observed(assembler)  # notes the service tier events name
         self.sent = sent  # the request's own headers: whose rate limits the response's are (a per-request key)
         self.heard: Heard | None = None
         self.events: Sequence[StreamEvent] = ()
@@ -236,16 +236,20 @@ def run_stream(p: IProvider, call: Call) -> Iterator[StreamEvent]:
                 # a stream silent for `idle` (agentos_llm.stream_watchdog). This loop only notes its waits.
                 watch = stream_watchdog.watch(idle, getattr(chunks, "sever", None))
                 monotonic, paused = time.monotonic, stream_watchdog.PAUSED
+                feed, price, model = assembler.feed, p._price, call.model
                 try:
                     for chunk in chunks:
                         if watch.fired:  # not cut (its transport has no way), but silent for too long all the same
                             break
-                        if end is not None and time.monotonic() > end:
+                        if end is not None and monotonic() > end:
                             raise _deadline_passed(p, policy)
-                        events = p._priced(assembler.feed(chunk), call.model)
+                        events = feed(chunk)
                         if events:
                             watch.since = paused  # the consumer's time between events is not silence
-                            yield from events
+                            for event in events:  # `_priced`, without a call per chunk
+                                if type(event) is UsageEvent:
+                                    price(event.usage, model)
+                                yield event
                         watch.since = monotonic()
                 except Exception:
                     if watch.fired:  # the cut connection's error stands for the silence that caused it
@@ -328,14 +332,17 @@ async def arun_stream(p: IProvider, call: Call) -> AsyncIterator[StreamEvent]:
                 # One timer per stream, moved only when it fires (a timeout around every read would cost
                 # microseconds per event): it cancels the read of a stream silent for `idle`, or past its deadline.
                 guard = _QuietGuard(idle, end)
+                monotonic, feed, price, model = time.monotonic, assembler.feed, p._price, call.model
                 try:
                     async for chunk in chunks:
                         guard.paused = True  # the consumer's time between events is not silence
-                        for event in p._priced(assembler.feed(chunk), call.model):
+                        for event in feed(chunk):  # `_priced`, without a call per chunk
+                            if type(event) is UsageEvent:
+                                price(event.usage, model)
                             yield event
-                        if end is not None and time.monotonic() >= end:
+                        if end is not None and monotonic() >= end:
                             raise _deadline_passed(p, policy)
-                        guard.last = time.monotonic()
+                        guard.last = monotonic()
                         guard.paused = False
                 except asyncio.CancelledError:
                     if not guard.fired or not guard.stand_down():

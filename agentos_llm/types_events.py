@@ -10,6 +10,7 @@ from pydantic import (
     Field,
 )
 
+from .model_construction import made
 from .types_messages import ToolCall
 from .types_responses import CompletionResponse
 from .types_usage import Usage
@@ -24,6 +25,7 @@ __all__ = [
     "ToolCallDeltaEvent",
     "ToolCallEvent",
     "UsageEvent",
+    "text_delta",
 ]
 
 class TextDeltaEvent(BaseModel):
@@ -31,6 +33,12 @@ class TextDeltaEvent(BaseModel):
 
     type: Literal["text_delta"] = "text_delta"
     delta: str
+
+
+def text_delta(text: str) -> TextDeltaEvent:
+    """`TextDeltaEvent(delta=text)` for a `text` known to be a `str`, made without validation (a stream makes one
+    per event)."""
+    return made(TextDeltaEvent, {"type": "text_delta", "delta": text}, {"delta"})
 
 
 class ReasoningDeltaEvent(BaseModel):

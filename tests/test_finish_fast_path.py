@@ -160,7 +160,7 @@ def _stream_items(sample: dict[str, Any]) -> list[tuple[str | None, str]]:
 
 @pytest.mark.parametrize("kind", sorted(k for k in _PROVIDERS if k != "cohere-chat"))  # Cohere: no recorded stream
 def test_every_recorded_stream_finishes_the_same_both_ways(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentos_llm.response_metadata import ObservedAssembler
+    from agentos_llm.response_metadata import observed
 
     p, model = _provider(kind, monkeypatch)
     twin = _long_way(p)
@@ -170,7 +170,7 @@ def test_every_recorded_stream_finishes_the_same_both_ways(kind: str, monkeypatc
     finished = 0
     for sample in samples:
         decode = _decoder(kind, p.provider_id)
-        assembler = ObservedAssembler(p._stream_assembler(call))
+        assembler = observed(p._stream_assembler(call))
         try:
             for name, data in _stream_items(sample):
                 chunk = decode(name, data)

@@ -22,7 +22,8 @@ from ..errors import APITimeoutError, MalformedResponseError, request_id_of
 from ..wire.common import json_loads
 from ..wire.sse import ServerSentEvent, SSEDecoder
 
-__all__ = ["aiter_events", "decode_json_body", "iter_events", "read_body", "severer"]
+__all__ = ["aiter_event_batches", "aiter_events", "decode_json_body", "iter_event_batches", "iter_events", "read_body",
+           "severer"]
 
 _QUOTED = 200
 """How much of a body that is not what it should be an error quotes."""
@@ -153,55 +154,63 @@ def _byte_chunks(response: Any) -> Iterable[bytes]:
     return _chunks(response) if hasattr(response, "iter_bytes") else response.iter_content(None)
 
 
-def _decoded(decoder: SSEDecoder, lines: list[str]) -> list[ServerSentEvent]:
-    """The events `lines` complete."""
-    return [event for line in lines if (event := decoder.line(line)) is not None]
-
-
 def _tail(lines: _Lines, decoder: SSEDecoder) -> list[ServerSentEvent]:
     """The events the end of the body completes: its last line, and an event without a final blank line."""
-    events = _decoded(decoder, lines.feed(b"", final=True))
+    events = decoder.lines(lines.feed(b"", final=True))
     last = decoder.flush()
     if last is not None:
         events.append(last)
     return events
 
 
-def iter_events(response: Any, provider: str | None = None) -> Iterator[ServerSentEvent]:
-    """The server-sent events of a response (httpx, httpx2 or requests); none at all is a
-    `MalformedResponseError`, and so are bytes that are not UTF-8.
+def iter_event_batches(response: Any, provider: str | None = None) -> Iterator[list[ServerSentEvent]]:
+    """The server-sent events of a response (httpx, httpx2 or requests), a list per piece of body that completed
+    some; none at all is a `MalformedResponseError`, and so are bytes that are not UTF-8.
 
-    Bytes, lines and events in one loop (`iter_sse` over `_lines` would be two generators more per line)."""
+    Bytes, lines and events in one loop, resumed once per piece of body rather than per event or line."""
     kept = _Kept()
     lines = _Lines(kept, provider)
     decoder = SSEDecoder()
     seen = False
     for data in _byte_chunks(response):
-        events = _decoded(decoder, lines.feed(data))
+        events = decoder.lines(lines.feed(data))
         if events:
             seen = True
-            yield from events
+            yield events
     tail = _tail(lines, decoder)
     if not (seen or tail):
         raise kept.error(response, provider)
-    yield from tail
+    if tail:
+        yield tail
 
 
-async def aiter_events(response: Any, provider: str | None = None) -> AsyncIterator[ServerSentEvent]:
-    """`iter_events`, async (httpx, httpx2 or aiohttp)."""
+def iter_events(response: Any, provider: str | None = None) -> Iterator[ServerSentEvent]:
+    """The server-sent events of a response, one by one (`iter_event_batches`)."""
+    for events in iter_event_batches(response, provider):
+        yield from events
+
+
+async def aiter_event_batches(response: Any, provider: str | None = None) -> AsyncIterator[list[ServerSentEvent]]:
+    """`iter_event_batches`, async (httpx, httpx2 or aiohttp)."""
     kept = _Kept()
     lines = _Lines(kept, provider)
     decoder = SSEDecoder()
     seen = False
     chunks = response.aiter_bytes() if hasattr(response, "aiter_bytes") else response.content.iter_any()  # aiohttp
     async for data in chunks:
-        events = _decoded(decoder, lines.feed(data))
+        events = decoder.lines(lines.feed(data))
         if events:
             seen = True
-            for event in events:
-                yield event
+            yield events
     tail = _tail(lines, decoder)
     if not (seen or tail):
         raise kept.error(response, provider)
-    for event in tail:
-        yield event
+    if tail:
+        yield tail
+
+
+async def aiter_events(response: Any, provider: str | None = None) -> AsyncIterator[ServerSentEvent]:
+    """The server-sent events of a response, one by one (`aiter_event_batches`)."""
+    async for events in aiter_event_batches(response, provider):
+        for event in events:
+            yield event

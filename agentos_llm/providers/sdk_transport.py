@@ -26,7 +26,7 @@ from ..errors import (
 from ..received import Received
 from ..stream_watchdog import Severable
 from ..wire.common import json_loads
-from .http_bodies import aiter_events, decode_json_body, iter_events, read_body, severer
+from .http_bodies import aiter_event_batches, decode_json_body, iter_event_batches, read_body, severer
 from .loop_clients import LoopClients
 
 __all__ = ["SDKClients", "aiter_sse_payloads", "decode_json", "iter_sse_payloads", "map_sdk_error",
@@ -138,10 +138,11 @@ def _sse_payloads(response: httpx2.Response, decode: Callable[..., Any], named: 
                   provider: str | None) -> Iterator[Any]:
     try:
         yield Received(None, response.headers, response.status_code)
-        for event in iter_events(response, provider):
-            payload = decode(event.event, event.data) if named else decode(event.data)
-            if payload is not None:
-                yield payload
+        for events in iter_event_batches(response, provider):
+            for event in events:
+                payload = decode(event.event, event.data) if named else decode(event.data)
+                if payload is not None:
+                    yield payload
     finally:
         response.close()
 
@@ -153,10 +154,11 @@ async def aiter_sse_payloads(open_response: Callable[[], Awaitable[httpx2.Respon
     response = await open_response()
     try:
         yield Received(None, response.headers, response.status_code)
-        async for event in aiter_events(response, provider):
-            payload = decode(event.event, event.data) if named else decode(event.data)
-            if payload is not None:
-                yield payload
+        async for events in aiter_event_batches(response, provider):
+            for event in events:
+                payload = decode(event.event, event.data) if named else decode(event.data)
+                if payload is not None:
+                    yield payload
     finally:
         await response.aclose()
 

@@ -46,7 +46,6 @@ from ..types import (
     ReasoningDeltaEvent,
     ServerToolCall,
     StreamEvent,
-    TextDeltaEvent,
     ToolCall,
     ToolCallDeltaEvent,
     ToolCallEvent,
@@ -55,6 +54,7 @@ from ..types import (
     VendorBlock,
     parse_tool_arguments,
 )
+from ..types_events import text_delta
 from .common import token_count_field
 
 __all__ = [
@@ -399,7 +399,7 @@ class ConverseStreamAssembler:
         text = delta.get("text")
         if type(text) is str or isinstance(text, str):
             block.text.append(text)
-            return (TextDeltaEvent(delta=text),) if text else ()
+            return (text_delta(text),) if text else ()
         use = delta.get("toolUse")
         if isinstance(use, Mapping):
             piece = use.get("input")

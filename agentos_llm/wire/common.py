@@ -11,7 +11,8 @@ from ..errors import InvalidRequestError, MalformedResponseError
 if TYPE_CHECKING:
     from ..types import ToolCall
 
-__all__ = ["arguments_json", "arguments_object", "compact_json", "json_loads", "merge_extra", "token_count_field"]
+__all__ = ["arguments_json", "arguments_object", "compact_json", "json_loads", "merge_extra", "scan_json",
+           "token_count_field"]
 
 # Values that need no check before they go on the wire: the flat arguments most tool calls carry.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -20,7 +21,9 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"))
 _COMPACT_UTF8 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
-_SCAN: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner json.loads ends in
+scan_json: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The C scanner `json.loads` ends in: `(value, end)` for the JSON value at an index, `StopIteration` or
+`ValueError` when there is none there."""
 
 
 def json_loads(text: str | bytes) -> Any:
@@ -29,7 +32,7 @@ def json_loads(text: str | bytes) -> Any:
     that are not UTF-8) goes to `json.loads`, which answers or raises exactly as it would have."""
     try:
         decoded = text.decode() if type(text) is bytes else text
-        value, end = _SCAN(decoded, 0)
+        value, end = scan_json(decoded, 0)
     except (StopIteration, ValueError):
         return json.loads(text)  # the original: json.loads detects UTF-16/32 and a BOM in bytes
     if end != len(decoded):

@@ -30,7 +30,6 @@ from ..types import (
     Message,
     ReasoningDeltaEvent,
     StreamEvent,
-    TextDeltaEvent,
     ToolCall,
     ToolCallDeltaEvent,
     ToolCallEvent,
@@ -38,6 +37,7 @@ from ..types import (
     UsageEvent,
     VendorBlock,
 )
+from ..types_events import text_delta
 from .common import compact_json, json_loads
 from .gemini_common import PROVIDER, bare_model_name, finish_reason, new_tool_call_id
 
@@ -315,7 +315,7 @@ def _take_part(turn: _Turn, part: Any) -> list[StreamEvent]:
         turn.reasoning.append(text)
         return [ReasoningDeltaEvent(delta=text)]
     turn.text.append(text)
-    return [TextDeltaEvent(delta=text)]
+    return [text_delta(text)]
 
 
 class GenerateStreamAssembler:

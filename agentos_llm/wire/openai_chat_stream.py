@@ -7,19 +7,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import APIConnectionError, MalformedResponseError
+from ..response_metadata import service_tier_of, with_service_tier
 from ..response_pack import assistant_turn
 from ..types import (
     CompletionResponse,
     ReasoningDeltaEvent,
     StreamEvent,
-    TextDeltaEvent,
     ToolCall,
     ToolCallDeltaEvent,
     ToolCallEvent,
     UsageEvent,
     parse_tool_arguments,
 )
-from .common import json_loads
+from ..types_events import text_delta
+from .common import json_loads, scan_json
 from .openai_chat_response import (
     ThinkTagSplitter,
     _content_text,
@@ -78,6 +79,8 @@ class ChatStreamAssembler:
         self._usage: Mapping[str, Any] | None = None
         self._upstream: str | None = None
         self._ended = False
+        self.service_tier: str | None = None
+        """The tier that served the stream, as its chunks name it (the last one wins)."""
 
     def feed(self, chunk: Any) -> Sequence[StreamEvent]:
         """Events for one decoded chunk (`STREAM_END` for the `[DONE]` marker)."""
@@ -92,6 +95,9 @@ class ChatStreamAssembler:
             self._id = chunk.get("id")
             self._served_model = chunk.get("model")
             self._upstream = _upstream(chunk)
+        tier = chunk.get("service_tier")  # on every chunk, in OpenAI's own streams
+        if tier and type(tier) is str:
+            self.service_tier = tier
         events: list[StreamEvent] = []
         choices = chunk.get("choices")
         if choices:
@@ -99,24 +105,12 @@ class ChatStreamAssembler:
             if choice is not None:
                 delta = choice.get("delta") or _NO_DELTA
                 content = delta.get("content")
-                # Most chunks are plain text: look for reasoning only where a host may have put some.
-                if (delta.get("reasoning_content") or delta.get("reasoning") or delta.get("reasoning_details")
-                        or (content is not None and type(content) is not str)):
-                    reasoning = _reasoning_of(delta)
-                    if reasoning:
-                        events.extend(self._reason(reasoning))
-                if content:
-                    text = content if type(content) is str else _content_text(content)
-                    if text and self._think is not None:
-                        text, inline = self._think.feed(text)
-                        events.extend(self._reason(inline))
-                    if text:
-                        self._text.append(text)
-                        events.append(TextDeltaEvent(delta=text))
-                fragments = delta.get("tool_calls")
-                if fragments:
-                    for frag in fragments:
-                        events.append(self._tool_fragment(frag))
+                if len(delta) == 1 and type(content) is str and self._think is None:  # plain text: most chunks
+                    if content:
+                        self._text.append(content)
+                        events.append(text_delta(content))
+                elif delta:
+                    self._delta(delta, content, events)
                 raw_finish = choice.get("finish_reason")
                 if raw_finish:
                     self._raw_finish = raw_finish
@@ -126,8 +120,29 @@ class ChatStreamAssembler:
             usage = _nested_usage(chunk)
         if usage:
             self._usage = usage
+            self.service_tier = service_tier_of(chunk) or self.service_tier
             events.append(UsageEvent(usage=usage_from_wire(usage)))
         return events
+
+    def _delta(self, delta: Mapping[str, Any], content: Any, events: list[StreamEvent]) -> None:
+        # Look for reasoning only where a host may have put some.
+        if (delta.get("reasoning_content") or delta.get("reasoning") or delta.get("reasoning_details")
+                or (content is not None and type(content) is not str)):
+            reasoning = _reasoning_of(delta)
+            if reasoning:
+                events.extend(self._reason(reasoning))
+        if content:
+            text = content if type(content) is str else _content_text(content)
+            if text and self._think is not None:
+                text, inline = self._think.feed(text)
+                events.extend(self._reason(inline))
+            if text:
+                self._text.append(text)
+                events.append(text_delta(text))
+        fragments = delta.get("tool_calls")
+        if fragments:
+            for frag in fragments:
+                events.append(self._tool_fragment(frag))
 
     def _reason(self, text: str) -> list[StreamEvent]:
         if not text:
@@ -184,7 +199,7 @@ class ChatStreamAssembler:
         events = self._reason(reasoning)
         if text:
             self._text.append(text)
-            events.append(TextDeltaEvent(delta=text))
+            events.append(text_delta(text))
         return events
 
     def finish(self) -> tuple[Sequence[StreamEvent], CompletionResponse]:
@@ -209,7 +224,7 @@ class ChatStreamAssembler:
             message=assistant_turn(text, calls, reasoning),
             upstream=self._upstream,
         )
-        return tail, response
+        return tail, with_service_tier(response, self.service_tier)
 
 
 STREAM_END: Any = object()
@@ -233,6 +248,12 @@ class ChunkDecoder:
         """The chunk an event carries, `STREAM_END` for `[DONE]`, or None (keep-alives, what follows `[DONE]`)."""
         if self.done or not data:
             return None
+        if data[0] == "{":  # nearly every event: the JSON scanner straight away (as `json_loads` would)
+            try:
+                value, end = scan_json(data, 0)
+            except (StopIteration, ValueError):
+                return decode_chunk(data, self.provider)
+            return value if end == len(data) else decode_chunk(data, self.provider)
         if data.startswith("[DONE]"):
             self.done = True
             return STREAM_END

@@ -47,6 +47,25 @@ class SSEDecoder:
             self._event = value
         return None
 
+    def lines(self, lines: list[str]) -> list[ServerSentEvent]:
+        """Takes many lines; returns the events they complete. What `line` does for each, with a stream's two
+        usual lines (`data: ...` and the blank one ending the event) taken without a call per line."""
+        events: list[ServerSentEvent] = []
+        for line in lines:
+            if not line:
+                if self._data:
+                    events.append(ServerSentEvent(self._event, "\n".join(self._data)))
+                    self._event = None
+                    self._data = []
+                elif self._event is not None:
+                    events.append(ServerSentEvent(self._event, ""))
+                    self._event = None
+            elif line.startswith("data: "):
+                self._data.append(line[6:])
+            else:
+                self.line(line)  # a comment or another field: only a blank line completes an event
+        return events
+
     def flush(self) -> ServerSentEvent | None:
         """Dispatches what has been gathered (also used at the end of a stream without a final blank line)."""
         if not self._data and self._event is None:

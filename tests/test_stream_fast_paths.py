@@ -1,0 +1,189 @@
+"""The per-event shortcuts of a stream give exactly what the long ways give.
+
+- `SSEDecoder.lines` (many lines, no call per line) against `SSEDecoder.line` line by line;
+- `text_delta` against `TextDeltaEvent(delta=...)`, state for state;
+- `ChunkDecoder.decode`'s scanner shortcut against `decode_chunk`, answers and errors;
+- the chat assembler noting the service tier itself against the `ObservedAssembler` wrapper, on every recorded
+  OpenAI-compatible stream and on chunks naming a tier.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import random
+from typing import Any
+
+import pytest
+from wire_sample_server import load_samples
+
+from agentos_llm.errors import MalformedResponseError
+from agentos_llm.response_metadata import ObservedAssembler, observed
+from agentos_llm.types import TextDeltaEvent
+from agentos_llm.types_events import text_delta
+from agentos_llm.wire.openai_chat_stream import STREAM_END, ChatStreamAssembler, ChunkDecoder, decode_chunk
+from agentos_llm.wire.sse import SSEDecoder, iter_sse
+
+_BODIES = [
+    "data: one\n\ndata: two\n\n",
+    "event: ping\ndata: {}\n\n: keep-alive\n\ndata: a\ndata: b\n\n",
+    "event: named-only\n\ndata:\n\ndata:no-space\n\ndata:  two spaces\n\nid: 7\nretry: 10\ndata: x\n\n",
+    "data: [DONE]\n\ndata: after\n",  # the last event has no blank line after it
+    ":comment only\n\n\n\nevent: e\n",
+    "unknown\ndata: y\nevent: late name\n\n",
+]
+
+
+def _line_by_line(lines: list[str]) -> list[Any]:
+    decoder = SSEDecoder()
+    events = [e for line in lines if (e := decoder.line(line)) is not None]
+    last = decoder.flush()
+    return events + ([last] if last is not None else [])
+
+
+def _in_batches(lines: list[str], seed: int) -> list[Any]:
+    decoder, rng, events, i = SSEDecoder(), random.Random(seed), [], 0
+    while i < len(lines):
+        n = rng.randint(0, 4)  # an empty batch too: a piece of body that ended no line
+        events += decoder.lines(lines[i:i + n])
+        i += n
+    last = decoder.flush()
+    return events + ([last] if last is not None else [])
+
+
+def _recorded_bodies() -> list[str]:
+    return [s["body"] for s in load_samples() if s["stream"] and s.get("body") and not s.get("body_b64")]
+
+
+@pytest.mark.parametrize("body", _BODIES)
+def test_lines_decodes_what_line_by_line_decodes(body: str) -> None:
+    lines = body.split("\n")
+    expected = _line_by_line(lines)
+    assert expected == list(iter_sse(lines))
+    for seed in range(20):
+        assert _in_batches(lines, seed) == expected
+
+
+def test_lines_decodes_every_recorded_stream_as_line_by_line_does() -> None:
+    bodies = _recorded_bodies()
+    assert len(bodies) >= 10
+    for seed, body in enumerate(bodies):
+        lines = body.splitlines()
+        assert _in_batches(lines, seed) == _line_by_line(lines)
+
+
+@pytest.mark.parametrize("text", ["", "word ", "é ✓ \n multi\nline", "x" * 10_000])
+def test_text_delta_is_the_validated_event(text: str) -> None:
+    made, validated = text_delta(text), TextDeltaEvent(delta=text)
+    for state in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"):
+        assert getattr(made, state) == getattr(validated, state)
+    assert made == validated and repr(made) == repr(validated)
+    assert made.model_dump() == validated.model_dump() and made.model_dump_json() == validated.model_dump_json()
+    assert made.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True) == {"delta": text}
+    assert pickle.loads(pickle.dumps(made)) == validated and copy.deepcopy(made) == validated
+    made.delta = "changed"  # its own dict: no other event shares it
+    assert text_delta(text).delta == text
+
+
+@pytest.mark.parametrize("data", [
+    '{"id": "c1", "choices": []}', '{"a": "\\u00e9\\ud83d\\ude00", "n": [1, 2.5, null]}',
+    '{"a": 1} ', '{"a": 1}\n', '{"a": 1}{"b": 2}', '{"a": 1} trailing', "{", '{"a": }', "{'a': 1}", "[1, 2]",
+    "42", "[DONE]", "[DONE] trailing", " {\"a\": 1}", "not json",
+])
+def test_decode_gives_or_raises_what_decode_chunk_does(data: str) -> None:
+    if data.startswith("[DONE]"):  # the end marker, which `decode_chunk` never sees
+        decoder = ChunkDecoder("p")
+        assert decoder.decode(data) is STREAM_END and decoder.done and decoder.decode('{"a": 1}') is None
+        return
+    try:
+        expected: Any = decode_chunk(data, "p")
+    except MalformedResponseError as exc:
+        with pytest.raises(MalformedResponseError) as got:
+            ChunkDecoder("p").decode(data)
+        assert str(got.value) == str(exc)
+        return
+    assert json.dumps(ChunkDecoder("p").decode(data)) == json.dumps(expected)
+
+
+def _chat_chunks(body: str) -> list[Any]:
+    decoder = ChunkDecoder("p")
+    chunks = []
+    for event in iter_sse(body.splitlines()):
+        try:
+            chunk = decoder.decode(event.data)
+        except MalformedResponseError:
+            continue
+        if chunk is not None:
+            chunks.append(chunk)
+    return chunks
+
+
+def _both_ways(chunks: list[Any]) -> tuple[Any, Any]:
+    results = []
+    for wrap in (observed, ObservedAssembler):
+        assembler = wrap(ChatStreamAssembler(provider="p", model="m"))
+        try:
+            events = [e for c in copy.deepcopy(chunks) for e in assembler.feed(c)]
+            tail, response = assembler.finish()
+            results.append((events, tail, response, response.metadata.service_tier))
+        except Exception as exc:  # a stream ending in an error event: both ways raise the same
+            results.append((type(exc), str(exc)))
+    return results[0], results[1]
+
+
+def test_the_chat_assembler_notes_the_tier_itself() -> None:
+    assembler = ChatStreamAssembler(provider="p", model="m")
+    assert observed(assembler) is assembler
+
+
+def test_every_recorded_chat_stream_assembles_the_same_with_and_without_the_wrapper() -> None:
+    streams = [s for s in load_samples() if s["kind"] == "openai-chat" and s["stream"] and s.get("body")]
+    assert streams
+    for sample in streams:
+        itself, wrapped = _both_ways(_chat_chunks(sample["body"]))
+        assert itself == wrapped
+
+
+@pytest.mark.parametrize("tiers", [
+    [("top", "default"), ("top", "default")],
+    [("top", "auto"), ("usage", "priority")],  # the usage chunk names the tier that served it: the last wins
+    [("none", None), ("usage", "flex")],
+    [("top", ""), ("none", None)],  # an empty tier is no tier
+    [("top", 7), ("none", None)],  # nor is a tier that is not a string
+])
+def test_a_named_tier_reaches_the_metadata_as_through_the_wrapper(tiers: list[tuple[str, Any]]) -> None:
+    chunks: list[Any] = []
+    for where, tier in tiers:
+        chunk: dict[str, Any] = {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": "hi "}}]}
+        if where == "top":
+            chunk["service_tier"] = tier
+        elif where == "usage":
+            chunk["usage"] = {"prompt_tokens": 1, "completion_tokens": 2, "service_tier": tier}
+        chunks.append(chunk)
+    chunks.append({"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    itself, wrapped = _both_ways(chunks)
+    assert itself == wrapped
+    named = [t for _, t in tiers if isinstance(t, str) and t]
+    assert itself[3] == (named[-1] if named else None)
+
+
+@pytest.mark.parametrize("delta", [
+    {"content": "plain"}, {"role": "assistant", "content": "with a role"}, {"content": ""}, {"content": None},
+    {"content": "<think>why</think>answer"}, {"reasoning_content": "why", "content": "then"},
+    {"content": [{"type": "text", "text": "parts"}]},
+    {"content": "and a call", "tool_calls": [{"index": 0, "id": "t1", "function": {"name": "f", "arguments": "{}"}}]},
+])
+@pytest.mark.parametrize("think_tags", [False, True])
+def test_the_plain_text_shortcut_gives_what_the_general_path_gives(delta: dict[str, Any], think_tags: bool) -> None:
+    # The shortcut takes a delta of text alone; the same text with a role beside it takes the general path.
+    def run(d: dict[str, Any]) -> Any:
+        assembler = ChatStreamAssembler(provider="p", model="m", wire={"think_tags": think_tags})
+        events = [e for c in ({"id": "c", "choices": [{"index": 0, "delta": d}]},
+                              {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                  for e in assembler.feed(c)]
+        tail, response = assembler.finish()
+        return [e.model_dump() for e in [*events, *tail]], response.model_dump()
+
+    general = {**delta, "role": "assistant"} if "role" not in delta else delta
+    assert run(delta) == run(general)
