@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-__all__ = ["construct", "made"]
+__all__ = ["construct", "set_extra", "set_fields_set", "set_private"]
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -49,17 +49,6 @@ _set = object.__setattr__
 set_fields_set: Callable[[BaseModel, set[str]], None] = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 set_extra: Callable[[BaseModel, dict[str, Any] | None], None] = BaseModel.__dict__["__pydantic_extra__"].__set__
 set_private: Callable[[BaseModel, dict[str, Any] | None], None] = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-def made(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
-    """A model of `cls` holding exactly `values` (every field, already valid), `fields_set` set: for a model of
-    plain fields, without defaults to fill, private attributes or extra fields (a stream event)."""
-    model = _new(cls)
-    _set(model, "__dict__", values)
-    set_fields_set(model, fields_set)
-    set_extra(model, None)
-    set_private(model, None)
-    return model
 
 
 def _plan(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...],

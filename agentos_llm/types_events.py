@@ -10,12 +10,14 @@ from pydantic import (
     Field,
 )
 
-from .model_construction import made
+from .model_construction import set_extra, set_fields_set, set_private
 from .types_messages import ToolCall
 from .types_responses import CompletionResponse
 from .types_usage import Usage
 
-_DEFERRED = ConfigDict(defer_build=True)  # built on first use: not on a first call's path
+_DEFERRED = ConfigDict(defer_build=True)
+_new = object.__new__
+_set = object.__setattr__  # built on first use: not on a first call's path
 
 __all__ = [
     "DoneEvent",
@@ -38,7 +40,12 @@ class TextDeltaEvent(BaseModel):
 def text_delta(text: str) -> TextDeltaEvent:
     """`TextDeltaEvent(delta=text)` for a `text` known to be a `str`, made without validation (a stream makes one
     per event)."""
-    return made(TextDeltaEvent, {"type": "text_delta", "delta": text}, {"delta"})
+    event = _new(TextDeltaEvent)  # `model_construction.made`, inlined: one call less per event
+    _set(event, "__dict__", {"type": "text_delta", "delta": text})
+    set_fields_set(event, {"delta"})
+    set_extra(event, None)
+    set_private(event, None)
+    return event
 
 
 class ReasoningDeltaEvent(BaseModel):

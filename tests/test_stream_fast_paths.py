@@ -3,8 +3,8 @@
 - `SSEDecoder.lines` (many lines, no call per line) against `SSEDecoder.line` line by line;
 - `text_delta` against `TextDeltaEvent(delta=...)`, state for state;
 - `ChunkDecoder.decode`'s scanner shortcut against `decode_chunk`, answers and errors;
-- the chat assembler noting the service tier itself against the `ObservedAssembler` wrapper, on every recorded
-  OpenAI-compatible stream and on chunks naming a tier.
+- the chat, Anthropic and Gemini assemblers noting the service tier themselves against the `ObservedAssembler`
+  wrapper, on every recorded stream of theirs and on events naming a tier.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import random
 from typing import Any
 
 import pytest
+from test_finish_fast_path import _decoder, _provider, _stream_items
 from wire_sample_server import load_samples
 
 from agentos_llm.errors import MalformedResponseError
@@ -106,23 +107,10 @@ def test_decode_gives_or_raises_what_decode_chunk_does(data: str) -> None:
     assert json.dumps(ChunkDecoder("p").decode(data)) == json.dumps(expected)
 
 
-def _chat_chunks(body: str) -> list[Any]:
-    decoder = ChunkDecoder("p")
-    chunks = []
-    for event in iter_sse(body.splitlines()):
-        try:
-            chunk = decoder.decode(event.data)
-        except MalformedResponseError:
-            continue
-        if chunk is not None:
-            chunks.append(chunk)
-    return chunks
-
-
-def _both_ways(chunks: list[Any]) -> tuple[Any, Any]:
+def _both_ways(chunks: list[Any], make: Any = None) -> tuple[Any, Any]:
     results = []
     for wrap in (observed, ObservedAssembler):
-        assembler = wrap(ChatStreamAssembler(provider="p", model="m"))
+        assembler = wrap(make() if make else ChatStreamAssembler(provider="p", model="m"))
         try:
             events = [e for c in copy.deepcopy(chunks) for e in assembler.feed(c)]
             tail, response = assembler.finish()
@@ -137,12 +125,41 @@ def test_the_chat_assembler_notes_the_tier_itself() -> None:
     assert observed(assembler) is assembler
 
 
-def test_every_recorded_chat_stream_assembles_the_same_with_and_without_the_wrapper() -> None:
-    streams = [s for s in load_samples() if s["kind"] == "openai-chat" and s["stream"] and s.get("body")]
-    assert streams
-    for sample in streams:
-        itself, wrapped = _both_ways(_chat_chunks(sample["body"]))
+@pytest.mark.parametrize("kind", ["openai-chat", "anthropic-messages", "gemini-generate"])
+def test_every_recorded_stream_assembles_the_same_unwrapped(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # These assemblers note the service tier themselves (a call less per chunk): what the wrapper noted, they do.
+    import agentos_llm.wire.gemini_response as gemini_response
+
+    p, model = _provider(kind, monkeypatch)
+    monkeypatch.setattr(gemini_response, "new_tool_call_id", lambda: "call_made_here")  # the same both ways
+    call = p._make_call(model, [{"role": "user", "content": "hi"}], {}, stream=True)
+    assert observed(p._stream_assembler(call)) is not None
+    assert not isinstance(observed(p._stream_assembler(call)), ObservedAssembler)
+    samples = [s for s in load_samples() if s["kind"] == kind and s["stream"] and s["status"] == 200]
+    assert samples
+    for sample in samples:
+        decode = _decoder(kind, p.provider_id)
+        chunks = [c for name, data in _stream_items(sample) if (c := decode(name, data)) is not None]
+        itself, wrapped = _both_ways(chunks, lambda: p._stream_assembler(call))
         assert itself == wrapped
+
+
+@pytest.mark.parametrize("tier", ["standard", "priority", "batch"])
+def test_anthropic_streams_name_their_tier_as_through_the_wrapper(tier: str) -> None:
+    from agentos_llm.wire.anthropic_stream import MessagesStreamAssembler
+
+    events = [
+        {"type": "message_start", "message": {"id": "m", "model": "c", "usage": {"input_tokens": 3,
+                                                                                  "service_tier": "standard"}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+         "usage": {"output_tokens": 1, "service_tier": tier}},
+        {"type": "message_stop"},
+    ]
+    itself, wrapped = _both_ways(events, lambda: MessagesStreamAssembler(model="c"))
+    assert itself == wrapped and itself[3] == tier
 
 
 @pytest.mark.parametrize("tiers", [

@@ -7,8 +7,8 @@ does all the converting. The SDK's own retries are off: the library's retry poli
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
-from functools import cached_property
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
 from ..catalog import catalog_entry
@@ -19,6 +19,7 @@ from ..provider import Call, Capability, IProvider, Operation, Received, StreamA
 from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, ModelInfo
 from ..wire import anthropic_messages as wire
+from ..wire.common import stream_json
 
 try:
     import anthropic
@@ -233,8 +234,9 @@ class AnthropicProvider(IProvider):
                                 options=request_options(timeout, headers)),
             self._decode_event, provider=self.provider_id)
 
-    def _decode_event(self, data: str) -> Any:
-        return wire.decode_event(data, self.provider_id)
+    @property
+    def _decode_event(self) -> Callable[[str], Any]:
+        return partial(stream_json, provider=self.provider_id)  # `wire.decode_event`, with one frame less per event
 
     # ------------------------------------------------------------------ errors
 

@@ -101,8 +101,10 @@ class _Kept:
         self.lines: list[str] = []
         self.size = 0
 
-    def keep(self, line: str) -> None:
-        if self.size < _QUOTED:
+    def keep(self, lines: list[str]) -> None:
+        for line in lines:
+            if self.size >= _QUOTED:
+                break
             self.lines.append(line)
             self.size += len(line) + 1
 
@@ -145,8 +147,7 @@ class _Lines:
             lines.pop()
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
         if self.kept.size < _QUOTED:
-            for line in lines:
-                self.kept.keep(line)
+            self.kept.keep(lines)
         return lines
 
 

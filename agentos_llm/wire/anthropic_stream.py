@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import APIConnectionError, MalformedResponseError
+from ..response_metadata import service_tier_of, with_service_tier
 from ..types import (
     CompletionResponse,
     ReasoningDeltaEvent,
@@ -18,20 +19,16 @@ from ..types import (
     UsageEvent,
     parse_tool_arguments,
 )
+from ..types_events import text_delta
 from .anthropic_response import PROVIDER, _raise_error_body, _response, tool_id, usage_from_wire
-from .common import json_loads
+from .common import stream_json
 
 # ---------------------------------------------------------------------- streaming
 
 
 def decode_event(data: str, provider: str = PROVIDER) -> Any:
     """One SSE data payload as JSON (None for an empty keep-alive)."""
-    if not data:
-        return None
-    try:
-        return json_loads(data)
-    except ValueError:
-        raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
+    return stream_json(data, provider)
 
 
 class _Block:
@@ -87,12 +84,14 @@ class MessagesStreamAssembler:
         self._tools = 0
         self._started = False
         self._stopped = False
+        self.service_tier: str | None = None
+        """The tier that served the stream: `usage.service_tier` of `message_start` or a later `message_delta`."""
 
     def feed(self, event: Any) -> Sequence[StreamEvent]:
         """Events for one decoded stream event."""
         if event is None:
             return ()
-        if not isinstance(event, Mapping):
+        if type(event) is not dict and not isinstance(event, Mapping):
             raise MalformedResponseError("a stream event is not a JSON object", provider=self.provider)
         kind = event.get("type")
         if kind == "content_block_delta":
@@ -107,6 +106,7 @@ class MessagesStreamAssembler:
             self._id = message.get("id")
             self._served_model = message.get("model")
             self._usage = dict(message.get("usage") or {})
+            self.service_tier = service_tier_of(event) or self.service_tier
             return ()
         if kind == "message_delta":
             delta = event.get("delta") or {}
@@ -114,6 +114,7 @@ class MessagesStreamAssembler:
                 self._stop_reason = delta["stop_reason"]
             usage = event.get("usage")
             if isinstance(usage, Mapping):
+                self.service_tier = service_tier_of(event) or self.service_tier
                 self._usage.update({k: v for k, v in usage.items() if v is not None})
                 return (UsageEvent(usage=usage_from_wire(self._usage)),)
             return ()
@@ -146,7 +147,8 @@ class MessagesStreamAssembler:
         return ()
 
     def _delta(self, event: Mapping[str, Any]) -> Sequence[StreamEvent]:
-        block = self._blocks.get(self._index(event))
+        index = event.get("index")
+        block = self._blocks.get(index if type(index) is int else self._index(event))
         if block is None:
             raise MalformedResponseError("a delta for a content block that never started", provider=self.provider)
         delta = event.get("delta") or {}
@@ -154,7 +156,9 @@ class MessagesStreamAssembler:
         if kind == "text_delta":
             text = delta.get("text") or ""
             block.add("text", text)
-            return (TextDeltaEvent(delta=text),) if text else ()
+            if type(text) is str:  # what the stream says, nearly always: no need to validate it
+                return (text_delta(text),) if text else ()
+            return (TextDeltaEvent(delta=text),)
         if kind == "thinking_delta":
             text = delta.get("thinking") or ""
             block.add("thinking", text)
@@ -204,4 +208,4 @@ class MessagesStreamAssembler:
         response = _response(blocks, message_id=self._id, model=self._served_model or self.model,
                              stop_reason=self._stop_reason, usage=self._usage, provider=self.provider,
                              structured_tool=self.structured_tool)
-        return tail, response
+        return tail, with_service_tier(response, self.service_tier)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ..types import ToolCall
 
 __all__ = ["arguments_json", "arguments_object", "compact_json", "json_loads", "merge_extra", "scan_json",
-           "token_count_field"]
+           "stream_json", "token_count_field"]
 
 # Values that need no check before they go on the wire: the flat arguments most tool calls carry.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -38,6 +38,24 @@ def json_loads(text: str | bytes) -> Any:
     if end != len(decoded):
         return json.loads(text)
     return value
+
+
+def stream_json(data: str, provider: str | None) -> Any:
+    """One stream event's JSON payload (None for an empty one, a keep-alive); `MalformedResponseError` quoting it
+    when it is not JSON. An object, nearly every event, goes to the scanner straight away."""
+    if data[:1] == "{":
+        try:
+            value, end = scan_json(data, 0)
+        except (StopIteration, ValueError):
+            end = -1
+        if end == len(data):
+            return value
+    elif not data:
+        return None
+    try:
+        return json_loads(data)
+    except ValueError:
+        raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
 
 
 def merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> None:

@@ -325,6 +325,9 @@ class GenerateStreamAssembler:
     usage is taken from the last chunk that carries it, and reported once at the end.
     """
 
+    service_tier: str | None = None
+    """Gemini's chunks name no service tier: nothing to look for in them (`response_metadata.observed`)."""
+
     def __init__(self, *, provider: str = PROVIDER, model: str) -> None:
         self.provider = provider
         self.model = model

@@ -20,7 +20,7 @@ from ..types import (
     parse_tool_arguments,
 )
 from ..types_events import text_delta
-from .common import json_loads, scan_json
+from .common import stream_json
 from .openai_chat_response import (
     ThinkTagSplitter,
     _content_text,
@@ -246,23 +246,14 @@ class ChunkDecoder:
 
     def decode(self, data: str) -> Any:
         """The chunk an event carries, `STREAM_END` for `[DONE]`, or None (keep-alives, what follows `[DONE]`)."""
-        if self.done or not data:
+        if self.done:
             return None
-        if data[0] == "{":  # nearly every event: the JSON scanner straight away (as `json_loads` would)
-            try:
-                value, end = scan_json(data, 0)
-            except (StopIteration, ValueError):
-                return decode_chunk(data, self.provider)
-            return value if end == len(data) else decode_chunk(data, self.provider)
         if data.startswith("[DONE]"):
             self.done = True
             return STREAM_END
-        return decode_chunk(data, self.provider)
+        return stream_json(data, self.provider)
 
 
 def decode_chunk(data: str, provider: str) -> Any:
     """One SSE data payload as JSON."""
-    try:
-        return json_loads(data)
-    except ValueError:
-        raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
+    return stream_json(data, provider)

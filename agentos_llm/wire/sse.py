@@ -62,6 +62,8 @@ class SSEDecoder:
                     self._event = None
             elif line.startswith("data: "):
                 self._data.append(line[6:])
+            elif line.startswith("event: "):
+                self._event = line[7:]
             else:
                 self.line(line)  # a comment or another field: only a blank line completes an event
         return events
