@@ -129,9 +129,11 @@ class GeminiProvider(IProvider):
             if self.config.get(name):
                 kwargs[name] = self.config[name]
         try:
-            return Client(**kwargs)
+            client = Client(**kwargs)
         except ValueError as exc:  # the SDK's own configuration checks
             raise ConfigurationError(f"cannot set up the google-genai client: {exc}") from None
+        _sessions_without_env_lookups(client._api_client)
+        return client
 
     @property
     def _api(self) -> Any:
@@ -368,6 +370,26 @@ class GeminiProvider(IProvider):
             return AuthenticationError(f"Google credentials failed: {type(exc).__name__}: {exc}",
                                        provider=self.provider_id)
         return None
+
+
+def _sessions_without_env_lookups(api: Any) -> None:
+    """Makes the aiohttp sessions google-genai opens (one per event loop) stop reading the environment.
+
+    The SDK opens them with `trust_env=True`: aiohttp then looks up ~/.netrc and the proxy variables on every
+    request, each in a worker thread (two thread hops, about 0.1-0.3 ms a call). The transport policy has read
+    the environment already and gives the proxy with each request (`http_bridge.genai_http_options`), so the
+    session need not. An SDK without the hook keeps its own behaviour."""
+    opened = getattr(api, "_get_aiohttp_session", None)
+    if opened is None or not inspect.iscoroutinefunction(opened):
+        return
+
+    async def session() -> Any:
+        got = await opened()
+        if getattr(got, "_trust_env", False) is True:  # an aiohttp.ClientSession (not google-auth's session)
+            got._trust_env = False
+        return got
+
+    api._get_aiohttp_session = session
 
 
 def _public_args(request: wire.GeminiRequest, options: Any) -> tuple[str, Any, genai_types.GenerateContentConfig]:
