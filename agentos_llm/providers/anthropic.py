@@ -29,11 +29,13 @@ try:
     from .sdk_transport import (
         SDKClients,
         aiter_sse_payloads,
+        asdk_post,
         decode_json,
         iter_sse_payloads,
         map_sdk_error,
         received_json,
         request_options,
+        sdk_post,
         sync_json,
     )
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
@@ -216,22 +218,20 @@ class AnthropicProvider(IProvider):
                 if after is None:
                     return Received(self._merge_pages(pages), response.headers)
                 params["after_id"] = after
-        response = await client.post(_COUNT if op == "count" else _MESSAGES, body=request,
-                                     cast_to=httpx2.Response, options=request_options(timeout, headers))
+        response = await asdk_post(client, _COUNT if op == "count" else _MESSAGES, request,
+                                   request_options(timeout, headers))
         return received_json(response, self.provider_id)
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
-        response = self.client.post(_MESSAGES, body=request, cast_to=httpx2.Response, stream=True,
-                                    stream_cls=None, options=request_options(timeout, headers))
+        response = sdk_post(self.client, _MESSAGES, request, request_options(timeout, headers))
         return iter_sse_payloads(response, self._decode_event, provider=self.provider_id)
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
         client = self.async_client
         return aiter_sse_payloads(
-            lambda: client.post(_MESSAGES, body=request, cast_to=httpx2.Response, stream=True, stream_cls=None,
-                                options=request_options(timeout, headers)),
+            lambda: asdk_post(client, _MESSAGES, request, request_options(timeout, headers), stream=True),
             self._decode_event, provider=self.provider_id)
 
     @property

@@ -36,11 +36,13 @@ try:
     from .sdk_transport import (
         SDKClients,
         aiter_sse_payloads,
+        asdk_post,
         decode_json,
         iter_sse_payloads,
         map_sdk_error,
         received_json,
         request_options,
+        sdk_post,
         sync_json,
     )
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
@@ -245,8 +247,7 @@ class OpenAIProvider(IProvider):
                 return await self._aollama_models(options)
             response = await self.async_client.get(_PATHS[op], cast_to=httpx2.Response, options=options)
         else:
-            response = await self.async_client.post(_PATHS[op], body=request, cast_to=httpx2.Response,
-                                                    options=options)
+            response = await asdk_post(self.async_client, _PATHS[op], request, options)
         return received_json(response, self.provider_id)
 
     # Ollama lists models on its native API: /api/tags, then /api/show per model for its details.
@@ -282,16 +283,14 @@ class OpenAIProvider(IProvider):
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
-        response = self.client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True,
-                                    stream_cls=None, options=request_options(timeout, headers))
+        response = sdk_post(self.client, _PATHS["chat"], request, request_options(timeout, headers))
         return iter_sse_payloads(response, wire.ChunkDecoder(self.provider_id).decode, provider=self.provider_id)
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
         client = self.async_client
         return aiter_sse_payloads(
-            lambda: client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True,
-                                stream_cls=None, options=request_options(timeout, headers)),
+            lambda: asdk_post(client, _PATHS["chat"], request, request_options(timeout, headers), stream=True),
             wire.ChunkDecoder(self.provider_id).decode, provider=self.provider_id)
 
     # ------------------------------------------------------------------ errors

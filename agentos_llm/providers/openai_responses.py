@@ -19,9 +19,15 @@ from ..wire.openai_responses_stream import EventDecoder, ResponsesStreamAssemble
 from .openai import OpenAIProvider
 
 try:
-    import httpx2
-
-    from .sdk_transport import aiter_sse_payloads, iter_sse_payloads, received_json, request_options, sync_json
+    from .sdk_transport import (
+        aiter_sse_payloads,
+        asdk_post,
+        iter_sse_payloads,
+        received_json,
+        request_options,
+        sdk_post,
+        sync_json,
+    )
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test in a subprocess
     raise MissingDependencyError("openai", "openai") from exc
 
@@ -96,14 +102,12 @@ class OpenAIResponsesProvider(OpenAIProvider):
                      headers: Mapping[str, str] | None) -> Any:
         if op not in _PATHS:
             return await super()._asend(op, request, timeout, headers)
-        response = await self.async_client.post(_PATHS[op], body=request, cast_to=httpx2.Response,
-                                                options=request_options(timeout, headers))
+        response = await asdk_post(self.async_client, _PATHS[op], request, request_options(timeout, headers))
         return received_json(response, self.provider_id)
 
     def _open_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                      ) -> Iterator[Any]:
-        response = self.client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True,
-                                    stream_cls=None, options=request_options(timeout, headers))
+        response = sdk_post(self.client, _PATHS["chat"], request, request_options(timeout, headers))
         return iter_sse_payloads(response, EventDecoder(self.provider_id).decode, named=True,
                                  provider=self.provider_id)
 
@@ -111,7 +115,6 @@ class OpenAIResponsesProvider(OpenAIProvider):
                       ) -> AsyncIterator[Any]:
         client = self.async_client
         return aiter_sse_payloads(
-            lambda: client.post(_PATHS["chat"], body=request, cast_to=httpx2.Response, stream=True, stream_cls=None,
-                                options=request_options(timeout, headers)),
+            lambda: asdk_post(client, _PATHS["chat"], request, request_options(timeout, headers), stream=True),
             EventDecoder(self.provider_id).decode, named=True, provider=self.provider_id)
 

@@ -28,9 +28,10 @@ from ..stream_watchdog import Severable
 from ..wire.common import json_loads
 from .http_bodies import aiter_event_batches, decode_json_body, iter_event_batches, read_body, severer
 from .loop_clients import LoopClients
+from .sdk_fast_post import AsyncFastPost, FastPost
 
-__all__ = ["SDKClients", "aiter_sse_payloads", "decode_json", "iter_sse_payloads", "map_sdk_error",
-           "received_json", "request_options", "sync_json"]
+__all__ = ["SDKClients", "aiter_sse_payloads", "asdk_post", "decode_json", "iter_sse_payloads", "map_sdk_error",
+           "received_json", "request_options", "sdk_post", "sync_json"]
 
 
 class _Closable(Protocol):
@@ -108,6 +109,42 @@ def received_json(response: httpx2.Response, provider: str) -> Received:
     return Received(decode_json(response, provider), response.headers, response.status_code)
 
 
+_FAST_POST = "_agentos_llm_fast_post"
+"""Where an SDK client keeps its `FastPost` (None when it cannot have one): it lives and dies with the client."""
+_UNSET: Any = object()
+
+
+def _fast_post(client: Any, make: Callable[[Any], Any]) -> Any:
+    kept = getattr(client, "__dict__", None)
+    if kept is None:
+        return None
+    fast = kept.get(_FAST_POST, _UNSET)
+    if fast is _UNSET:
+        fast = kept[_FAST_POST] = make(client)
+    return fast
+
+
+def sdk_post(client: Any, path: str, body: Any, options: Any, *, stream: bool = True) -> httpx2.Response:
+    """`client.post(path, body=body, cast_to=httpx2.Response, options=options, stream=stream, stream_cls=None)`:
+    the same request and errors, through `FastPost` (about 0.25 ms less per call) when it serves the client."""
+    fast = _fast_post(client, FastPost.for_client)
+    if fast is not None and "params" not in options:
+        return fast.post(path, body, timeout=options["timeout"], headers=options.get("headers"),  # type: ignore[no-any-return]
+                         stream=stream)
+    return client.post(path, body=body, cast_to=httpx2.Response, options=options,  # type: ignore[no-any-return]
+                       stream=stream, stream_cls=None)
+
+
+async def asdk_post(client: Any, path: str, body: Any, options: Any, *, stream: bool = False) -> httpx2.Response:
+    """`sdk_post` for an async client."""
+    fast = _fast_post(client, AsyncFastPost.for_client)
+    if fast is not None and "params" not in options:
+        return await fast.post(path, body, timeout=options["timeout"],  # type: ignore[no-any-return]
+                               headers=options.get("headers"), stream=stream)
+    return await client.post(path, body=body, cast_to=httpx2.Response,  # type: ignore[no-any-return]
+                             options=options, stream=stream, stream_cls=None)
+
+
 def sync_json(client: Any, path: str, options: Any, provider: str, timeout: float | None, *,
               body: Any = None, method: str = "post") -> Received:
     """A sync SDK request whose JSON answer is read within the attempt's `timeout`, the body included
@@ -116,8 +153,7 @@ def sync_json(client: Any, path: str, options: Any, provider: str, timeout: floa
     if method == "get":
         response = client.get(path, cast_to=httpx2.Response, options=options, stream=True, stream_cls=None)
     else:
-        response = client.post(path, body=body, cast_to=httpx2.Response, options=options, stream=True,
-                               stream_cls=None)
+        response = sdk_post(client, path, body, options)
     return Received(decode_json_body(read_body(response, timeout, started, provider), response, provider),
                     response.headers, response.status_code)
 
