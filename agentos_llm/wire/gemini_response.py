@@ -38,7 +38,7 @@ from ..types import (
     VendorBlock,
 )
 from ..types_events import text_delta
-from .common import compact_json, json_loads
+from .common import compact_json, stream_json
 from .gemini_common import PROVIDER, bare_model_name, finish_reason, new_tool_call_id
 
 # ---------------------------------------------------------------------- response
@@ -249,11 +249,8 @@ class _Turn:
 
 
 def decode_stream_event(data: str, provider: str = PROVIDER) -> Any:
-    """One `streamGenerateContent?alt=sse` event's data as JSON."""
-    try:
-        return json_loads(data)
-    except ValueError:
-        raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
+    """One `streamGenerateContent?alt=sse` event's data as JSON (None for an empty one)."""
+    return stream_json(data, provider)
 
 
 _GENERATE_KEYS = frozenset({"candidates", "promptFeedback", "usageMetadata", "modelVersion", "responseId"})
@@ -351,7 +348,11 @@ class GenerateStreamAssembler:
         usage = chunk.get("usageMetadata")
         if usage:
             self._usage = usage
-        candidate = _first_candidate(chunk)
+        candidates = chunk.get("candidates")
+        if type(candidates) is list and len(candidates) == 1 and type(candidates[0]) is dict:  # nearly every chunk
+            candidate: Mapping[str, Any] | None = candidates[0]
+        else:
+            candidate = _first_candidate(chunk)
         if candidate is None:
             _blocked(chunk, self.provider)
             return ()
