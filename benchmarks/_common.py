@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 MODEL = "gpt-4o-mini"
@@ -46,13 +47,27 @@ def emulator(inproc: bool = False) -> Iterator[str]:
         with WireEmulator() as emu:
             yield emu.openai_base_url
         return
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
+    with _child_url([sys.executable, "-c", _CHILD], "the emulator") as url:
+        yield url
+
+
+@contextmanager
+def mock_server() -> Iterator[str]:
+    """Yields the root URL of benchmarks/peers/mock_server.py, run in a child process (the peers' mock)."""
+    with _child_url([sys.executable, str(Path(__file__).resolve().parent / "peers" / "mock_server.py")],
+                    "the mock server") as url:
+        yield url
+
+
+@contextmanager
+def _child_url(command: list[str], what: str) -> Iterator[str]:
+    """A child process that prints its URL and serves until its stdin closes."""
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         if not url.startswith("http"):
-            raise RuntimeError(f"the emulator did not start (got {url!r})")
+            raise RuntimeError(f"{what} did not start (got {url!r})")
         yield url
     finally:
         assert proc.stdin is not None

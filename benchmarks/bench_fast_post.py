@@ -17,11 +17,9 @@ import asyncio
 import gc
 import json
 import random
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, median, quantile
+from _common import machine, median, mock_server, quantile
 
 from agentos_llm.providers.sdk_fast_post import AsyncFastPost, FastPost
 
@@ -44,27 +42,6 @@ TARGETS = {  # vendor: (base URL suffix, path, body)
                   {"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": [{"role": "user", "content": PROMPT}]}),
 }
 TIMEOUT = 600.0
-
-
-@contextmanager
-def mock_server() -> Iterator[str]:
-    """The root URL of benchmarks/peers/mock_server.py, run in a child process until its stdin closes."""
-    script = Path(__file__).resolve().parent / "peers" / "mock_server.py"
-    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError(f"the mock server did not start (got {url!r})")
-        yield url
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait()
 
 
 def make_client(vendor: str, url: str, is_async: bool) -> Any:
