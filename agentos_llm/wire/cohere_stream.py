@@ -24,7 +24,7 @@ from ..types import (
     parse_tool_arguments,
 )
 from .cohere_chat import PROVIDER, assistant_response, error_from_cohere, usage_from_wire
-from .common import json_loads
+from .common import stream_json
 
 __all__ = ["ChatStreamAssembler", "decode_event"]
 
@@ -34,10 +34,7 @@ def decode_event(event: str | None, data: str, provider: str = PROVIDER) -> Any:
     (None for an empty keep-alive or a `[DONE]` marker)."""
     if not data or data == "[DONE]":
         return None
-    try:
-        payload = json_loads(data)
-    except ValueError:
-        raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}", provider=provider) from None
+    payload = stream_json(data, provider)
     if isinstance(payload, dict) and "type" not in payload and event:
         payload["type"] = event
     return payload

@@ -11,8 +11,8 @@ from ..errors import InvalidRequestError, MalformedResponseError
 if TYPE_CHECKING:
     from ..types import ToolCall
 
-__all__ = ["arguments_json", "arguments_object", "compact_json", "json_loads", "merge_extra", "scan_json",
-           "stream_json", "token_count_field"]
+__all__ = ["arguments_json", "arguments_object", "compact_json", "json_loads", "merge_extra", "stream_json",
+           "token_count_field"]
 
 # Values that need no check before they go on the wire: the flat arguments most tool calls carry.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -21,9 +21,7 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"))
 _COMPACT_UTF8 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
-scan_json: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-"""The C scanner `json.loads` ends in: `(value, end)` for the JSON value at an index, `StopIteration` or
-`ValueError` when there is none there."""
+_SCAN: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner json.loads ends in
 
 
 def json_loads(text: str | bytes) -> Any:
@@ -32,7 +30,7 @@ def json_loads(text: str | bytes) -> Any:
     that are not UTF-8) goes to `json.loads`, which answers or raises exactly as it would have."""
     try:
         decoded = text.decode() if type(text) is bytes else text
-        value, end = scan_json(decoded, 0)
+        value, end = _SCAN(decoded, 0)
     except (StopIteration, ValueError):
         return json.loads(text)  # the original: json.loads detects UTF-16/32 and a BOM in bytes
     if end != len(decoded):
@@ -42,15 +40,8 @@ def json_loads(text: str | bytes) -> Any:
 
 def stream_json(data: str, provider: str | None) -> Any:
     """One stream event's JSON payload (None for an empty one, a keep-alive); `MalformedResponseError` quoting it
-    when it is not JSON. An object, nearly every event, goes to the scanner straight away."""
-    if data[:1] == "{":
-        try:
-            value, end = scan_json(data, 0)
-        except (StopIteration, ValueError):
-            end = -1
-        if end == len(data):
-            return value
-    elif not data:
+    when it is not JSON."""
+    if not data:
         return None
     try:
         return json_loads(data)

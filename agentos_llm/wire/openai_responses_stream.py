@@ -21,7 +21,7 @@ from ..types import (
     ToolCallEvent,
     UsageEvent,
 )
-from .common import json_loads
+from .common import stream_json
 from .openai_responses import new_call_id, response_of, tool_call_of, usage_from_wire
 
 __all__ = ["EventDecoder", "ResponsesStreamAssembler", "stream_error"]
@@ -54,11 +54,7 @@ class EventDecoder:
         if data.startswith("[DONE]"):
             self.done = True
             return None
-        try:
-            chunk = json_loads(data)
-        except ValueError:
-            raise MalformedResponseError(f"a stream event is not JSON: {data[:200]!r}",
-                                         provider=self.provider) from None
+        chunk = stream_json(data, self.provider)
         if isinstance(chunk, dict) and "type" not in chunk and event:
             chunk["type"] = event
         return chunk
