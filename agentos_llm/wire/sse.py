@@ -48,18 +48,14 @@ class SSEDecoder:
         return None
 
     def lines(self, lines: list[str]) -> list[ServerSentEvent]:
-        """Takes many lines; returns the events they complete. What `line` does for each, with a stream's two
-        usual lines (`data: ...` and the blank one ending the event) taken without a call per line."""
+        """Takes many lines; returns the events they complete. What `line` does for each, with a stream's usual
+        `data:` and `event:` lines taken without a call per line."""
         events: list[ServerSentEvent] = []
         for line in lines:
             if not line:
-                if self._data:
-                    events.append(ServerSentEvent(self._event, "\n".join(self._data)))
-                    self._event = None
-                    self._data = []
-                elif self._event is not None:
-                    events.append(ServerSentEvent(self._event, ""))
-                    self._event = None
+                event = self.flush()
+                if event is not None:
+                    events.append(event)
             elif line.startswith("data: "):
                 self._data.append(line[6:])
             elif line.startswith("event: "):
