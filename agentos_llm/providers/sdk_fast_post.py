@@ -349,11 +349,10 @@ class _FastPostBase:
                 return f"the SDK's request could not be rebuilt exactly ({what} differ)"
         return template
 
-    def _sdk_options(self, timeout: float | None, headers: Mapping[str, str] | None) -> dict[str, Any]:
-        options: dict[str, Any] = {"timeout": timeout}
-        if headers:
-            options["headers"] = dict(headers)
-        return options
+    def _sdk_options(self, timeout: float | None, headers: Mapping[str, str] | None) -> Any:
+        from .sdk_transport import request_options  # that module imports this one
+
+        return request_options(timeout, headers)
 
 
 def _failed(exc: Exception) -> str:
