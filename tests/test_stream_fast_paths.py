@@ -1,6 +1,9 @@
 """The per-event shortcuts of a stream give exactly what the long ways give.
 
 - `SSEDecoder.lines` (many lines, no call per line) against `SSEDecoder.line` line by line;
+- `SSEDecoder.datas` (the data alone, no event objects) against the events `lines` gives, and the data batches
+  of a response against its event batches, errors included;
+- bytes to lines (`\r\n` endings replaced at once) against the line-by-line way they replace;
 - `text_delta` against `TextDeltaEvent(delta=...)`, state for state;
 - `ChunkDecoder.decode`'s scanner shortcut against `decode_chunk`, answers and errors;
 - the chat, Anthropic and Gemini assemblers noting the service tier themselves against the `ObservedAssembler`
@@ -15,11 +18,13 @@ import pickle
 import random
 from typing import Any
 
+import httpx2
 import pytest
 from test_finish_fast_path import _decoder, _provider, _stream_items
 from wire_sample_server import load_samples
 
 from agentos_llm.errors import MalformedResponseError
+from agentos_llm.providers.http_bodies import _Kept, _Lines, iter_data_batches, iter_event_batches
 from agentos_llm.response_metadata import ObservedAssembler, observed
 from agentos_llm.types import TextDeltaEvent
 from agentos_llm.types_events import text_delta
@@ -72,6 +77,110 @@ def test_lines_decodes_every_recorded_stream_as_line_by_line_does() -> None:
     for seed, body in enumerate(bodies):
         lines = body.splitlines()
         assert _in_batches(lines, seed) == _line_by_line(lines)
+
+
+def _datas_in_batches(lines: list[str], seed: int) -> tuple[list[str], bool]:
+    decoder, rng, datas, i = SSEDecoder(), random.Random(seed), [], 0
+    while i < len(lines):
+        n = rng.randint(0, 4)
+        datas += decoder.datas(lines[i:i + n])
+        i += n
+    last = decoder.flush()
+    if last is not None:
+        if last.data:
+            datas.append(last.data)
+        else:
+            decoder.dispatched_empty = True
+    return datas, decoder.dispatched_empty
+
+
+def _expected_datas(lines: list[str]) -> tuple[list[str], bool]:
+    events = _line_by_line(lines)
+    return [e.data for e in events if e.data], any(not e.data for e in events)
+
+
+@pytest.mark.parametrize("body", _BODIES)
+def test_datas_gives_the_data_of_the_events_lines_gives(body: str) -> None:
+    lines = body.split("\n")
+    for seed in range(20):
+        assert _datas_in_batches(lines, seed) == _expected_datas(lines)
+
+
+def test_datas_gives_the_data_of_every_recorded_stream() -> None:
+    for seed, body in enumerate(_recorded_bodies()):
+        lines = body.splitlines()
+        assert _datas_in_batches(lines, seed) == _expected_datas(lines)
+
+
+def _reference_lines(body: bytes) -> list[str]:
+    """Lines as the HTTP readers had them before: split at `\n`, one trailing `\r` dropped from each."""
+    lines = body.decode("utf-8").split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+_LINE_BODIES = [
+    b"data: a\r\n\r\ndata: b\r\n\r\n", b"data: a\n\ndata: b\n\n", b"mixed\r\nends\nhere\r\n\r\n",
+    b"lone\rinside\r\n", b"double\r\r\n", b"last line without an end\r", b"last\r\r", b"\r\n\r\n\r\n",
+    b"\r", b"", b"no end", "multibyte \u00e9\u2028\U0001f600\r\nx\r\n".encode(), b"a\n\r\nb\r\n\n",
+]
+
+
+@pytest.mark.parametrize("body", _LINE_BODIES)
+def test_lines_from_bytes_split_anywhere_are_the_reference_lines(body: bytes) -> None:
+    expected = _reference_lines(body)
+    for seed in range(40):
+        rng, got, i = random.Random(seed), [], 0
+        lines = _Lines(_Kept(), "p")
+        while i < len(body):
+            n = rng.randint(1, 5)
+            got += lines.feed(body[i:i + n])
+            i += n
+        got += lines.feed(b"", final=True)
+        assert got == expected, (seed, got)
+
+
+def _response(pieces: list[bytes]) -> httpx2.Response:
+    return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=iter(pieces))
+
+
+def _pieces(body: bytes, seed: int) -> list[bytes]:
+    rng, out, i = random.Random(seed), [], 0
+    while i < len(body):
+        n = rng.randint(1, 64)
+        out.append(body[i:i + n])
+        i += n
+    return out
+
+
+def _outcome(batches: Any, data_only: bool) -> Any:
+    try:
+        got = [x for batch in batches for x in batch]
+    except MalformedResponseError as exc:
+        return type(exc), str(exc)
+    return got if data_only else [e.data for e in got if e.data]
+
+
+@pytest.mark.parametrize("body", [*_BODIES, "event: ping\n\n", "data:\n\n", ": only a comment\n\n", "",
+                                  "<html>not a stream</html>", '{"whole": "json"}'])
+def test_data_batches_of_a_response_are_its_event_batches_data(body: str) -> None:
+    for seed in range(10):
+        for data in (body.encode(), body.replace("\n", "\r\n").encode()):
+            events = _outcome(iter_event_batches(_response(_pieces(data, seed)), "p"), False)
+            datas = _outcome(iter_data_batches(_response(_pieces(data, seed)), "p"), True)
+            assert datas == events
+
+
+def test_data_batches_of_recorded_streams_and_bad_utf8() -> None:
+    for seed, body in enumerate(_recorded_bodies()):
+        data = body.encode()
+        assert (_outcome(iter_data_batches(_response(_pieces(data, seed)), "p"), True)
+                == _outcome(iter_event_batches(_response(_pieces(data, seed)), "p"), False))
+    bad = [b"data: ok\n\n", b"data: \xff\n\n"]
+    assert (_outcome(iter_data_batches(_response(bad), "p"), True)
+            == _outcome(iter_event_batches(_response(bad), "p"), False)
+            == (MalformedResponseError, "the stream is not UTF-8 (provider=p)"))
 
 
 @pytest.mark.parametrize("text", ["", "word ", "é ✓ \n multi\nline", "x" * 10_000])

@@ -22,8 +22,8 @@ from ..errors import APITimeoutError, MalformedResponseError, request_id_of
 from ..wire.common import json_loads
 from ..wire.sse import ServerSentEvent, SSEDecoder
 
-__all__ = ["aiter_event_batches", "aiter_events", "decode_json_body", "iter_event_batches", "iter_events", "read_body",
-           "severer"]
+__all__ = ["aiter_data_batches", "aiter_event_batches", "aiter_events", "decode_json_body", "iter_data_batches",
+           "iter_event_batches", "iter_events", "read_body", "severer"]
 
 _QUOTED = 200
 """How much of a body that is not what it should be an error quotes."""
@@ -141,11 +141,16 @@ class _Lines:
                 return []
             text = ""
         self.parts.append(text)
-        lines = "".join(self.parts).split("\n")
+        joined = "".join(self.parts)
+        if "\r" in joined:  # `\r\n` endings (Gemini's): one C-level replace, not a check per line
+            joined = joined.replace("\r\n", "\n")
+        lines = joined.split("\n")
         self.parts = [] if final else [lines.pop()]
-        if final and lines and not lines[-1]:
-            lines.pop()
-        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        if final and lines:
+            if not lines[-1]:
+                lines.pop()
+            elif lines[-1][-1] == "\r":  # the body's last line, ended by a lone `\r`
+                lines[-1] = lines[-1][:-1]
         if self.kept.size < _QUOTED:
             self.kept.keep(lines)
         return lines
@@ -155,13 +160,56 @@ def _byte_chunks(response: Any) -> Iterable[bytes]:
     return _chunks(response) if hasattr(response, "iter_bytes") else response.iter_content(None)
 
 
-def _tail(lines: _Lines, decoder: SSEDecoder) -> list[ServerSentEvent]:
-    """The events the end of the body completes: its last line, and an event without a final blank line."""
-    events = decoder.lines(lines.feed(b"", final=True))
+def _tail(lines: _Lines, decoder: SSEDecoder, data_only: bool) -> list[Any]:
+    """What the end of the body completes: its last line, and an event without a final blank line."""
+    last_lines = lines.feed(b"", final=True)
+    batch: list[Any] = decoder.datas(last_lines) if data_only else decoder.lines(last_lines)
     last = decoder.flush()
     if last is not None:
-        events.append(last)
-    return events
+        if not data_only:
+            batch.append(last)
+        elif last.data:
+            batch.append(last.data)
+        else:
+            decoder.dispatched_empty = True
+    return batch
+
+
+def _batches(response: Any, provider: str | None, data_only: bool) -> Iterator[list[Any]]:
+    kept = _Kept()
+    lines = _Lines(kept, provider)
+    decoder = SSEDecoder()
+    seen = False
+    for data in _byte_chunks(response):
+        got = lines.feed(data)
+        batch = decoder.datas(got) if data_only else decoder.lines(got)
+        if batch:
+            seen = True
+            yield batch
+    tail = _tail(lines, decoder, data_only)
+    if not (seen or tail or decoder.dispatched_empty):
+        raise kept.error(response, provider)
+    if tail:
+        yield tail
+
+
+async def _abatches(response: Any, provider: str | None, data_only: bool) -> AsyncIterator[list[Any]]:
+    kept = _Kept()
+    lines = _Lines(kept, provider)
+    decoder = SSEDecoder()
+    seen = False
+    chunks = response.aiter_bytes() if hasattr(response, "aiter_bytes") else response.content.iter_any()  # aiohttp
+    async for data in chunks:
+        got = lines.feed(data)
+        batch = decoder.datas(got) if data_only else decoder.lines(got)
+        if batch:
+            seen = True
+            yield batch
+    tail = _tail(lines, decoder, data_only)
+    if not (seen or tail or decoder.dispatched_empty):
+        raise kept.error(response, provider)
+    if tail:
+        yield tail
 
 
 def iter_event_batches(response: Any, provider: str | None = None) -> Iterator[list[ServerSentEvent]]:
@@ -169,20 +217,13 @@ def iter_event_batches(response: Any, provider: str | None = None) -> Iterator[l
     some; none at all is a `MalformedResponseError`, and so are bytes that are not UTF-8.
 
     Bytes, lines and events in one loop, resumed once per piece of body rather than per event or line."""
-    kept = _Kept()
-    lines = _Lines(kept, provider)
-    decoder = SSEDecoder()
-    seen = False
-    for data in _byte_chunks(response):
-        events = decoder.lines(lines.feed(data))
-        if events:
-            seen = True
-            yield events
-    tail = _tail(lines, decoder)
-    if not (seen or tail):
-        raise kept.error(response, provider)
-    if tail:
-        yield tail
+    return _batches(response, provider, False)
+
+
+def iter_data_batches(response: Any, provider: str | None = None) -> Iterator[list[str]]:
+    """`iter_event_batches` for a wire that reads only its events' data (`event:` names unread): the non-empty
+    data of each event, without an event object made for it (`SSEDecoder.datas`)."""
+    return _batches(response, provider, True)
 
 
 def iter_events(response: Any, provider: str | None = None) -> Iterator[ServerSentEvent]:
@@ -191,23 +232,14 @@ def iter_events(response: Any, provider: str | None = None) -> Iterator[ServerSe
         yield from events
 
 
-async def aiter_event_batches(response: Any, provider: str | None = None) -> AsyncIterator[list[ServerSentEvent]]:
+def aiter_event_batches(response: Any, provider: str | None = None) -> AsyncIterator[list[ServerSentEvent]]:
     """`iter_event_batches`, async (httpx, httpx2 or aiohttp)."""
-    kept = _Kept()
-    lines = _Lines(kept, provider)
-    decoder = SSEDecoder()
-    seen = False
-    chunks = response.aiter_bytes() if hasattr(response, "aiter_bytes") else response.content.iter_any()  # aiohttp
-    async for data in chunks:
-        events = decoder.lines(lines.feed(data))
-        if events:
-            seen = True
-            yield events
-    tail = _tail(lines, decoder)
-    if not (seen or tail):
-        raise kept.error(response, provider)
-    if tail:
-        yield tail
+    return _abatches(response, provider, False)
+
+
+def aiter_data_batches(response: Any, provider: str | None = None) -> AsyncIterator[list[str]]:
+    """`iter_data_batches`, async (httpx, httpx2 or aiohttp)."""
+    return _abatches(response, provider, True)
 
 
 async def aiter_events(response: Any, provider: str | None = None) -> AsyncIterator[ServerSentEvent]:

@@ -26,7 +26,15 @@ from ..errors import (
 from ..received import Received
 from ..stream_watchdog import Severable
 from ..wire.common import json_loads
-from .http_bodies import aiter_event_batches, decode_json_body, iter_event_batches, read_body, severer
+from .http_bodies import (
+    aiter_data_batches,
+    aiter_event_batches,
+    decode_json_body,
+    iter_data_batches,
+    iter_event_batches,
+    read_body,
+    severer,
+)
 from .loop_clients import LoopClients
 from .sdk_fast_post import AsyncFastPost, FastPost
 
@@ -174,11 +182,18 @@ def _sse_payloads(response: httpx2.Response, decode: Callable[..., Any], named: 
                   provider: str | None) -> Iterator[Any]:
     try:
         yield Received(None, response.headers, response.status_code)
-        for events in iter_event_batches(response, provider):
-            for event in events:
-                payload = decode(event.event, event.data) if named else decode(event.data)
-                if payload is not None:
-                    yield payload
+        if named:
+            for events in iter_event_batches(response, provider):
+                for event in events:
+                    payload = decode(event.event, event.data)
+                    if payload is not None:
+                        yield payload
+        else:  # the data alone, no event object per event (every decoder skips empty data)
+            for datas in iter_data_batches(response, provider):
+                for data in datas:
+                    payload = decode(data)
+                    if payload is not None:
+                        yield payload
     finally:
         response.close()
 
@@ -190,11 +205,18 @@ async def aiter_sse_payloads(open_response: Callable[[], Awaitable[httpx2.Respon
     response = await open_response()
     try:
         yield Received(None, response.headers, response.status_code)
-        async for events in aiter_event_batches(response, provider):
-            for event in events:
-                payload = decode(event.event, event.data) if named else decode(event.data)
-                if payload is not None:
-                    yield payload
+        if named:
+            async for events in aiter_event_batches(response, provider):
+                for event in events:
+                    payload = decode(event.event, event.data)
+                    if payload is not None:
+                        yield payload
+        else:
+            async for datas in aiter_data_batches(response, provider):
+                for data in datas:
+                    payload = decode(data)
+                    if payload is not None:
+                        yield payload
     finally:
         await response.aclose()
 

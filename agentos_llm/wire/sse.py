@@ -23,11 +23,13 @@ class SSEDecoder:
     the colon is dropped, lines starting with ":" are comments (keep-alives), unknown fields are ignored.
     """
 
-    __slots__ = ("_data", "_event")
+    __slots__ = ("_data", "_event", "dispatched_empty")
 
     def __init__(self) -> None:
         self._event: str | None = None
         self._data: list[str] = []
+        self.dispatched_empty = False
+        """Whether `datas` completed an event it gave nothing for (its data empty): still an event."""
 
     def line(self, line: str) -> ServerSentEvent | None:
         """Takes one line; returns the event it completes, if any."""
@@ -63,6 +65,31 @@ class SSEDecoder:
             else:
                 self.line(line)  # a comment or another field: only a blank line completes an event
         return events
+
+    def datas(self, lines: list[str]) -> list[str]:
+        """`lines` for a reader of data alone: the non-empty data of the events the lines complete, with no event
+        object made for each (names are still taken, and dropped with their events)."""
+        out: list[str] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    text = data[0] if len(data) == 1 else "\n".join(data)
+                    data = self._data = []
+                    if text:
+                        out.append(text)
+                    else:
+                        self.dispatched_empty = True
+                elif self._event is not None:
+                    self.dispatched_empty = True
+                self._event = None
+            elif line.startswith("data: "):
+                data.append(line[6:])
+            elif line.startswith("event: "):
+                self._event = line[7:]
+            else:
+                self.line(line)
+        return out
 
     def flush(self) -> ServerSentEvent | None:
         """Dispatches what has been gathered (also used at the end of a stream without a final blank line)."""
