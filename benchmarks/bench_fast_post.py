@@ -1,6 +1,9 @@
-"""What `agentos_llm.providers.sdk_fast_post` saves per call: the SDK's `client.post(...)` against `FastPost.post`
-(and their async twins) for the same JSON request to the loopback mock server (benchmarks/peers/mock_server.py,
-in a child process), for openai and anthropic clients built as the providers build them (max_retries=0).
+"""What the fast sends save per call, for the same JSON request to the loopback mock server
+(benchmarks/peers/mock_server.py, in a child process), with clients built as the providers build them:
+- `agentos_llm.providers.sdk_fast_post`: the SDK's `client.post(...)` against `FastPost.post` (and their async
+  twins), for openai and anthropic clients (max_retries=0);
+- `agentos_llm.providers.genai_fast_send` (sync only): google-genai's `api._request_once(api._build_request(...),
+  True)` against `GenaiFastSend.send`, on the Gemini provider's own API client.
 
 Each side is a whole exchange as the providers make it: sync, the request opened as a stream, its body read and
 closed, then JSON-decoded (`sdk_transport.sync_json`); async, a whole response (`stream=False`), then decoded (the
@@ -42,6 +45,8 @@ TARGETS = {  # vendor: (base URL suffix, path, body)
                   {"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": [{"role": "user", "content": PROMPT}]}),
 }
 TIMEOUT = 600.0
+GEMINI_MODEL = "gemini-2.5-flash"
+GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}
 
 
 def make_client(vendor: str, url: str, is_async: bool) -> Any:
@@ -161,6 +166,37 @@ def measure_async(vendor: str, url: str, n: int, warmup: int) -> dict[str, Any]:
     return asyncio.run(run())
 
 
+def measure_gemini(url: str, n: int, warmup: int) -> dict[str, Any]:
+    from agentos_llm import create_provider
+    from agentos_llm.providers.genai_fast_send import GenaiFastSend
+
+    provider = create_provider("gemini", api_key="bench-key", base_url=url, timeout=TIMEOUT)
+    try:
+        api = provider.client._api_client  # type: ignore[attr-defined]
+        fast_send = GenaiFastSend.for_api(api)
+        assert fast_send is not None, "GenaiFastSend does not serve this client"
+        path = f"models/{GEMINI_MODEL}:generateContent"
+
+        def read(response: Any) -> Any:
+            try:
+                return json.loads(response.response_stream.read())
+            finally:
+                response.response_stream.close()
+
+        def sdk() -> Any:
+            return read(api._request_once(api._build_request("post", path, dict(GEMINI_BODY), None), True))
+
+        def fast() -> Any:
+            return read(fast_send.send("post", path, GEMINI_BODY, None))
+
+        sides = [sdk, fast]
+        answers = [fn() for fn in sides]
+        assert answers[0] == answers[1], "the two sides got different answers"
+        return row("gemini sync", interleaved(sides, n, warmup))
+    finally:
+        provider.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=2000, help="measured calls per side and target")
@@ -175,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(measure_sync(vendor, url, args.n, args.warmup))
             if args.only != "sync":
                 rows.append(measure_async(vendor, url, args.n, args.warmup))
+        if args.only != "async":
+            rows.append(measure_gemini(url, args.n, args.warmup))
     print(f"machine: {machine()} anthropic: {anthropic.__version__}")
     print(f"per call, ms (n={args.n} per side; ratio = fast / SDK)")
     print(f"{'target':16} {'SDK median':>10} {'SDK p10':>8} {'fast median':>11} {'fast p10':>8} {'saved':>7} "

@@ -19,6 +19,7 @@ PY
 oldest="$(echo "$spec" | sed -nE 's/.*>=\s*([0-9][0-9.]*).*/\1/p')"
 [ -n "$oldest" ] || { echo "no lower bound in the gemini extra: $spec" >&2; exit 2; }
 tests=(tests/test_gemini_converters.py tests/test_gemini_provider.py tests/test_gemini_fallback.py tests/test_gemini_transport.py
+       tests/genai_fast_send
        tests/test_cassettes_gemini.py)
 args=("$@"); [ ${#args[@]} -gt 0 ] || args=(-q "${tests[@]}")
 

@@ -1,8 +1,9 @@
 """`agentos_llm.providers.sdk_fast_post`: the same request on the wire as the SDK's `client.post`, the same
 responses and exceptions, against a real HTTP server on 127.0.0.1 (no mocks of the SDKs).
 
-The server records every request (method, target, headers, body, the client's port) and answers by the
-path: 200 with a small JSON body by default, or a configured status, headers, delay or cookie.
+The server (tests/recording_server.py) records every request (method, target, headers, body, the client's
+port) and answers by the path: 200 with a small JSON body by default, or a configured status, headers, delay or
+cookie.
 """
 
 from __future__ import annotations
@@ -11,19 +12,15 @@ import asyncio
 import datetime
 import hashlib
 import json
-import socket
-import threading
-import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import anthropic
 import httpx2
 import openai
 import pytest
+from recording_server import RecordingServer, Route, closed_port, serving, wire
 
 from agentos_llm.providers import sdk_fast_post
 from agentos_llm.providers.sdk_fast_post import AsyncFastPost, FastPost
@@ -38,73 +35,10 @@ UNICODE_BODY: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "con
 # ---------------------------------------------------------------------- the recording server
 
 
-@dataclass
-class Record:
-    method: str
-    target: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    port: int
-
-
-@dataclass
-class Route:
-    status: int = 200
-    body: bytes = b'{"ok":true}'
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: RecordingServer
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.records.append(Record(self.command, self.path, list(self.headers.items()), body,
-                                          self.client_address[1]))
-        route = next((r for key, r in self.server.routes.items() if key in self.path), Route())
-        if route.delay:
-            time.sleep(route.delay)
-        try:
-            self.send_response(route.status)
-            self.send_header("Content-Type", "application/json")
-            for name, value in route.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(route.body)))
-            self.end_headers()
-            self.wfile.write(route.body)
-        except OSError:  # the client gave up (the timeout tests)
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class RecordingServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.records: list[Record] = []
-        self.routes: dict[str, Route] = {}
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
 @pytest.fixture
 def server() -> Iterator[RecordingServer]:
-    srv = RecordingServer()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with serving() as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
 
 
 @pytest.fixture(autouse=True)
@@ -114,18 +48,6 @@ def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
                  "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(sdk_fast_post, "_warned", set())
-
-
-def wire(record: Record, drop: tuple[str, ...] = ()) -> tuple[str, str, list[tuple[str, str]], bytes]:
-    """A request as the server saw it: headers lower-cased and sorted (so duplicates would show), `drop`ped."""
-    headers = sorted((k.lower(), v) for k, v in record.headers if k.lower() not in drop)
-    return record.method, record.target, headers, record.body
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ---------------------------------------------------------------------- clients as the providers make them

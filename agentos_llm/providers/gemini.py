@@ -39,8 +39,9 @@ from ..structured import StructuredMode, StructuredPlan
 from ..types import CompletionResponse, EmbeddingResponse, ModelInfo
 from ..wire import gemini_generate as wire
 from ..wire.common import stream_json
+from .genai_fast_send import fast_send_of
 from .genai_loops import GenaiLoops
-from .http_bodies import aiter_event_batches, decode_json_body, iter_event_batches, read_body, severer
+from .http_bodies import aiter_data_batches, decode_json_body, iter_data_batches, read_body, severer
 
 try:
     import httpx2
@@ -218,13 +219,21 @@ class GeminiProvider(IProvider):
         # An empty body too is malformed: every endpoint used here answers with a JSON object.
         return decode_json_body(body, None, self.provider_id)
 
+    def _send_once(self, method: str, path: str, body: dict[str, Any], options: Any) -> Any:
+        """One sync attempt, the response open (the SDK's `HttpResponse`): from a learned template where
+        `GenaiFastSend` serves the client, else through the SDK's own `_request_once`."""
+        api = self._api
+        fast = fast_send_of(api)
+        if fast is not None:
+            return fast.send(method, path, body, options)
+        return _once(api)(api._build_request(method, path, body, options), True)
+
     def _request_within(self, method: str, path: str, body: dict[str, Any], options: Any, timeout: float | None
                         ) -> Received:
         """A sync request whose body is read within the attempt's timeout (the SDK's `request` would read a
         body that trickles in for as long as the server likes)."""
         started = time.monotonic()
-        api = self._api
-        response = _once(api)(api._build_request(method, path, body, options), True)
+        response = self._send_once(method, path, body, options)
         return Received(self._decode(read_body(response.response_stream, timeout, started, self.provider_id)),
                         response.headers, response.status_code)
 
@@ -305,17 +314,14 @@ class GeminiProvider(IProvider):
         # The transport of `generate_content_stream`, its server-sent events read here (as on every other wire:
         # a body that is no event stream, or not UTF-8, is malformed; a line that is not JSON raises our error,
         # never the SDK's with the raw body); the HTTP response is closed when the stream is left early.
-        api = self._api
-        sent = api._build_request("post", request.path, request.body, options)
-        response = _once(api)(sent, True)
+        response = self._send_once("post", request.path, request.body, options)
         sever.fn = severer(response.response_stream)
         try:
             yield Received(None, response.headers, response.status_code)  # the SDK keeps them as a plain dict
             provider = self.provider_id
-            for events in iter_event_batches(response.response_stream, provider):
-                for event in events:
-                    if event.data:
-                        yield stream_json(event.data, provider)  # `wire.decode_stream_event`, a call less
+            for datas in iter_data_batches(response.response_stream, provider):
+                for data in datas:
+                    yield stream_json(data, provider)  # `wire.decode_stream_event`, a call less
         finally:
             close = getattr(response.response_stream, "close", None)
             if close is not None:
@@ -329,10 +335,9 @@ class GeminiProvider(IProvider):
         try:
             yield Received(None, response.headers, response.status_code)
             provider = self.provider_id
-            async for events in aiter_event_batches(response.response_stream, provider):  # httpx2 or aiohttp
-                for event in events:
-                    if event.data:
-                        yield stream_json(event.data, provider)
+            async for datas in aiter_data_batches(response.response_stream, provider):  # httpx2 or aiohttp
+                for data in datas:
+                    yield stream_json(data, provider)
         finally:
             await _aclose_body(response.response_stream)
 
