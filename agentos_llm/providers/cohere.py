@@ -33,7 +33,7 @@ from ..types import CompletionResponse, DocumentPart, EmbeddingResponse, ModelIn
 from ..wire import cohere_chat as wire
 from ..wire import cohere_endpoints as endpoints
 from ..wire.cohere_stream import ChatStreamAssembler, decode_event
-from .http_bodies import aiter_events, decode_json_body, iter_events, read_body, severer
+from .http_bodies import aiter_event_batches, decode_json_body, iter_event_batches, read_body, severer
 from .loop_clients import LoopClients
 
 try:
@@ -259,10 +259,11 @@ class CohereProvider(IProvider):
                 response.read()
                 raise self._status_error(response)
             yield Received(None, response.headers, response.status_code)
-            for event in iter_events(response, self.provider_id):
-                payload = decode_event(event.event, event.data, self.provider_id)
-                if payload is not None:
-                    yield payload
+            for events in iter_event_batches(response, self.provider_id):  # a generator resumed per piece of body
+                for event in events:
+                    payload = decode_event(event.event, event.data, self.provider_id)
+                    if payload is not None:
+                        yield payload
 
     async def _achunks(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                        ) -> AsyncIterator[Any]:
@@ -273,10 +274,11 @@ class CohereProvider(IProvider):
                 await response.aread()
                 raise self._status_error(response)
             yield Received(None, response.headers, response.status_code)
-            async for event in aiter_events(response, self.provider_id):
-                payload = decode_event(event.event, event.data, self.provider_id)
-                if payload is not None:
-                    yield payload
+            async for events in aiter_event_batches(response, self.provider_id):
+                for event in events:
+                    payload = decode_event(event.event, event.data, self.provider_id)
+                    if payload is not None:
+                        yield payload
 
     def _aopen_stream(self, request: Any, timeout: float | None, headers: Mapping[str, str] | None
                       ) -> AsyncIterator[Any]:
