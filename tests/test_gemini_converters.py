@@ -6,6 +6,7 @@ No HTTP here: every function under test takes and returns plain data.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -707,3 +708,10 @@ def test_a_tool_declaration_is_converted_once_and_no_request_shares_it() -> None
     tool.parameters = {"type": "object", "properties": {"day": {"type": "integer"}}}
     third = body_of("hi", tools=[tool])["tools"][0]["functionDeclarations"][0]
     assert list(third["parameters"]["properties"]) == ["day"]
+
+
+def test_a_function_call_without_an_id_gets_a_fresh_random_one() -> None:
+    payload = {"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "f", "args": {}}}, {"functionCall": {"name": "g", "args": {"a": 1}}}]}}]}
+    ids = [c.id for _ in range(50) for c in g.parse_generate_response(payload, model="m").tool_calls]
+    assert all(re.fullmatch(r"call_[0-9a-f]{24}", i) for i in ids) and len(set(ids)) == len(ids) == 100

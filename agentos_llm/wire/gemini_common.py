@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,7 @@ class GeminiRequest:
 
 def new_tool_call_id() -> str:
     """An id for a function call the API gave none (the Gemini API usually does not)."""
-    return f"call_{uuid.uuid4().hex[:24]}"
+    return f"call_{os.urandom(12).hex()}"  # uuid4's randomness (os.urandom) without the UUID around it
 
 
 def model_path(model: str, *, vertex: bool = False) -> str:

@@ -272,7 +272,7 @@ def parse_generate_response(payload: Any, *, provider: str = PROVIDER, model: st
         raw_finish = candidate.get("finishReason")
         content = candidate.get("content")
         for part in (content.get("parts") or ()) if isinstance(content, Mapping) else ():
-            _take_part(turn, part)
+            _take_part(turn, part, False)
     text, reasoning, message = turn.message()
     served = payload.get("modelVersion")
     return CompletionResponse(
@@ -290,8 +290,9 @@ def parse_generate_response(payload: Any, *, provider: str = PROVIDER, model: st
     )
 
 
-def _take_part(turn: _Turn, part: Any) -> list[StreamEvent]:
-    """Adds one part to the turn; returns the stream events it makes."""
+def _take_part(turn: _Turn, part: Any, events: bool = True) -> list[StreamEvent]:
+    """Adds one part to the turn; returns the stream events it makes (none made for a whole response: `events`
+    False)."""
     if type(part) is not dict and not isinstance(part, Mapping):
         return []
     signature = part.get("thoughtSignature")
@@ -299,6 +300,8 @@ def _take_part(turn: _Turn, part: Any) -> list[StreamEvent]:
     if fc is not None and isinstance(fc, Mapping):
         index = len(turn.calls)
         call = turn.add_call(fc, signature)
+        if not events:
+            return []
         args = compact_json(call.arguments)
         return [ToolCallDeltaEvent(index=index, id=call.id, name=call.name, arguments_delta=args),
                 ToolCallEvent(index=index, tool_call=call)]
@@ -310,9 +313,9 @@ def _take_part(turn: _Turn, part: Any) -> list[StreamEvent]:
         return []
     if thought:
         turn.reasoning.append(text)
-        return [ReasoningDeltaEvent(delta=text)]
+        return [ReasoningDeltaEvent(delta=text)] if events else []
     turn.text.append(text)
-    return [text_delta(text)]
+    return [text_delta(text)] if events else []
 
 
 class GenerateStreamAssembler:
