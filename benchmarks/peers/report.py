@@ -82,6 +82,41 @@ def _kb_to_b(v: float | None) -> float | None:
     return None if v is None else v * 1024
 
 
+OURS = {"openai": "agentos-llm", "anthropic": "agentos-llm/anthropic", "gemini": "agentos-llm/gemini"}
+TARGET_CALL_MS, TARGET_EVENT_US = 0.05, 2.0
+"""Issue 15's targets for the layer over the transport floor: per whole call and per stream event."""
+TARGET_CELLS = [(f"{mode} {kind}", f"{mode}_{key}_ms", _ident, TARGET_CALL_MS, 3)
+                for mode in ("sync", "async") for kind, key in (("small", "small"), ("20 KB", "big"), ("tool", "tool"))]
+TARGET_CELLS += [(f"{mode} stream, per event", f"{mode}_stream_ms", _per_event, TARGET_EVENT_US, 2)
+                 for mode in ("sync", "async")]
+
+
+def _targets(res: dict[str, Any]) -> list[str]:
+    """agentos-llm's layer over the transport floor in every whole-call and stream workload, against the
+    targets; a cell over its target is marked."""
+    head = ["API"] + [c[0] for c in TARGET_CELLS] + ["all met"]
+    out = ["### agentos-llm over the transport floor, against the targets", "",
+           f"Every workload's median minus the floor's (ms per whole call, target {TARGET_CALL_MS:g}; µs per stream "
+           f"event, target {TARGET_EVENT_US:g}); a cell over its target is in bold.", "",
+           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for api, ours in OURS.items():
+        floor = BASE[api][1]
+        if ours not in res["sides"] or floor not in res["sides"]:
+            continue
+        cells, met = [API_LABEL[api]], True
+        for _, key, tf, target, digits in TARGET_CELLS:
+            v, f = tf(_metric(res, ours, key)), tf(_metric(res, floor, key))
+            if v is None or f is None:
+                cells.append(DASH)
+                met = False
+                continue
+            over = v - f
+            cells.append(f"{over:+.{digits}f}" if over <= target else f"**{over:+.{digits}f}**")
+            met = met and over <= target
+        out.append("| " + " | ".join([*cells, "yes" if met else "**no**"]) + " |")
+    return [*out, ""]
+
+
 def render(res: dict[str, Any]) -> str:
     """The generated part of docs/benchmarks.md."""
     m, cfg = res["machine"], res["config"]
@@ -107,6 +142,7 @@ def render(res: dict[str, Any]) -> str:
     if head:
         lines += ["**agentos-llm against the raw openai SDK:** " + "; ".join(head) + ".", ""]
     lines += ["![agentos-llm and its peers](img/benchmarks.png)", ""]
+    lines += _targets(res)
     lines += _table(res, "Import and first response (fresh interpreters), ms",
                     [("import", "import_ms", _ident, 1), ("import + client + first response", "first_response_ms",
                                                           _ident, 1)],

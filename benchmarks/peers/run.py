@@ -53,7 +53,7 @@ KEY_PACKAGES = ("agentos-llm", "openai", "anthropic", "google-genai", "litellm",
                 "langchain-openai", "langchain-core", "httpx", "httpx2", "aiohttp", "pydantic")
 
 QUICK = {"rounds": 1, "n": 20, "warmup": 3, "n_stream": 4, "imports": 1, "keep": 100, "streams": 500}
-FULL = {"rounds": 3, "n": 40, "warmup": 8, "n_stream": 6, "imports": 2, "keep": 200, "streams": 500}
+FULL = {"rounds": 5, "n": 40, "warmup": 8, "n_stream": 6, "imports": 2, "keep": 200, "streams": 500}
 MODES = ("import", "calls", "memory", "concurrent")
 
 
@@ -168,7 +168,7 @@ def measure(sides: list[str], cache: Path, url: str, cfg: dict[str, Any], log: A
 def main() -> None:
     ap = argparse.ArgumentParser(description="agentos-llm against its peers (see the module docstring)")
     ap.add_argument("--quick", action="store_true", help="one short round (for iterating on the harness)")
-    ap.add_argument("--rounds", type=int, help="rounds (default 3, --quick 1)")
+    ap.add_argument("--rounds", type=int, help="rounds (default 5, --quick 1)")
     ap.add_argument("--n", type=int, help="timed whole calls per workload per round")
     ap.add_argument("--only", nargs="+", choices=list(SIDE_ENV), help="these sides only")
     ap.add_argument("--cache", type=Path, default=venvs.DEFAULT_CACHE, help="where the venvs live")
