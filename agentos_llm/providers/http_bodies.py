@@ -22,7 +22,7 @@ from ..errors import APITimeoutError, MalformedResponseError, request_id_of
 from ..wire.common import json_loads
 from ..wire.sse import ServerSentEvent, SSEDecoder
 
-__all__ = ["aiter_data_batches", "aiter_event_batches", "aiter_events", "decode_json_body", "iter_data_batches",
+__all__ = ["aiter_data_batches", "aiter_event_batches", "decode_json_body", "iter_data_batches",
            "iter_event_batches", "iter_events", "read_body", "severer"]
 
 _QUOTED = 200
@@ -240,10 +240,3 @@ def aiter_event_batches(response: Any, provider: str | None = None) -> AsyncIter
 def aiter_data_batches(response: Any, provider: str | None = None) -> AsyncIterator[list[str]]:
     """`iter_data_batches`, async (httpx, httpx2 or aiohttp)."""
     return _abatches(response, provider, True)
-
-
-async def aiter_events(response: Any, provider: str | None = None) -> AsyncIterator[ServerSentEvent]:
-    """The server-sent events of a response, one by one (`aiter_event_batches`)."""
-    async for events in aiter_event_batches(response, provider):
-        for event in events:
-            yield event
