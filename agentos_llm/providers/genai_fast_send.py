@@ -38,7 +38,7 @@ import httpx2
 from google.genai import _api_client as genai_api_client
 from google.genai import errors as genai_errors
 
-from .sdk_fast_post import _differs, _warn_once
+from .sdk_fast_post import _differs, _warn_once, probe_headers
 
 __all__ = ["GenaiFastSend", "fast_send_of"]
 
@@ -215,20 +215,12 @@ def _template_of(a: httpx2.Request, b: httpx2.Request, cookies: httpx2.Cookies) 
     contents = [_encode(body) for body in _PROBE_BODIES]
     if [a.content, b.content] != contents:
         return "the SDK changes the body (extra_body in its HTTP options?)"
-    raw_a, raw_b = a.headers.raw, b.headers.raw
-    if [k.lower() for k, _ in raw_a] != [k.lower() for k, _ in raw_b]:
+    walked = probe_headers(a, b, drop_cookie=True)
+    if walked is None:
         return "the request's header names depend on its body"
-    lengths = (str(len(contents[0])).encode(), str(len(contents[1])).encode())
-    kept: list[tuple[bytes, bytes]] = []
-    for (name, value_a), (_, value_b) in zip(raw_a, raw_b, strict=True):
-        lower = name.lower()
-        if lower == b"content-length" and (value_a, value_b) == lengths:
-            continue  # httpx2 sets it from the body
-        if lower == b"cookie":
-            continue  # from the HTTP client's jar, as `build_request` adds it per request
-        if value_a != value_b:
-            return f"header {name.decode('ascii', 'replace')!r} depends on the body"
-        kept.append((name, value_a))
+    kept, varying = walked
+    if varying:
+        return f"header {varying[0][0].decode('ascii', 'replace')!r} depends on the body"
     template = _Template(a.method, a.url, httpx2.Headers(kept), dict(a.extensions))
     for probe, content in zip((a, b), contents, strict=True):
         what = _differs(template.build(content, cookies), probe)

@@ -167,6 +167,30 @@ def _differs(a: httpx2.Request, b: httpx2.Request) -> str | None:
     return None
 
 
+def probe_headers(a: httpx2.Request, b: httpx2.Request, *, drop_cookie: bool
+                  ) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes, bytes]]] | None:
+    """Two probe requests' headers, walked in order: the headers a template keeps (with the first probe's values),
+    and those of them whose values differ, as (name, value a, value b). Left out: `Content-Length` when it is each
+    body's length (httpx2 sets it from the body), and `Cookie` when `drop_cookie` (the HTTP client's jar adds it
+    per request). None when the two requests' header names differ."""
+    raw_a, raw_b = a.headers.raw, b.headers.raw
+    if [k.lower() for k, _ in raw_a] != [k.lower() for k, _ in raw_b]:
+        return None
+    lengths = (str(len(a.content)).encode(), str(len(b.content)).encode())
+    kept: list[tuple[bytes, bytes]] = []
+    varying: list[tuple[bytes, bytes, bytes]] = []
+    for (name, value_a), (_, value_b) in zip(raw_a, raw_b, strict=True):
+        lower = name.lower()
+        if lower == b"content-length" and (value_a, value_b) == lengths:
+            continue
+        if lower == b"cookie" and drop_cookie:
+            continue
+        if value_a != value_b:
+            varying.append((name, value_a, value_b))
+        kept.append((name, value_a))
+    return kept, varying
+
+
 def _httpx2_timeouts() -> ExceptionTypes:
     return (httpx2.TimeoutException,)
 
@@ -314,31 +338,23 @@ class _FastPostBase:
         timeout_extension: dict[str, Any] | None = None
         if key[2] is None:
             timeout_extension = dict(a.extensions.get("timeout") or {})
-        raw_a, raw_b = a.headers.raw, b.headers.raw
-        if [k.lower() for k, _ in raw_a] != [k.lower() for k, _ in raw_b]:
-            return "the request's header names depend on its body or timeout"
-        lengths = (str(len(a.content)).encode(), str(len(b.content)).encode())
-        expected_timeouts = (str(timeouts[0]).encode(), str(timeouts[1]).encode())
-        keys = (_PROBE_KEYS[0].encode(), _PROBE_KEYS[1].encode())
         explicit_cookie = any(name.lower() == "cookie" for name in (
             *(k for k, _ in key[1]), *self._client.default_headers, *self._client._client.headers))
-        kept: list[tuple[bytes, bytes]] = []
+        walked = probe_headers(a, b, drop_cookie=not explicit_cookie)
+        if walked is None:
+            return "the request's header names depend on its body or timeout"
+        kept, varying = walked
+        expected_timeouts = (str(timeouts[0]).encode(), str(timeouts[1]).encode())
+        keys = (_PROBE_KEYS[0].encode(), _PROBE_KEYS[1].encode())
         timed: list[str] = []
         idempotency: list[str] = []
-        for (name, value_a), (_, value_b) in zip(raw_a, raw_b, strict=True):
-            lower = name.lower()
-            if lower == b"content-length" and (value_a, value_b) == lengths:
-                continue  # httpx2 sets it from the body
-            if lower == b"cookie" and not explicit_cookie:
-                continue  # from the HTTP client's jar, as `build_request` adds it per request
-            if value_a != value_b:
-                if (value_a, value_b) == expected_timeouts:
-                    timed.append(name.decode("ascii"))
-                elif (value_a, value_b) == keys:
-                    idempotency.append(name.decode("ascii"))
-                else:
-                    return f"header {name.decode('ascii', 'replace')!r} depends on the body or timeout"
-            kept.append((name, value_a))
+        for name, value_a, value_b in varying:
+            if (value_a, value_b) == expected_timeouts:
+                timed.append(name.decode("ascii"))
+            elif (value_a, value_b) == keys:
+                idempotency.append(name.decode("ascii"))
+            else:
+                return f"header {name.decode('ascii', 'replace')!r} depends on the body or timeout"
         template = _Template(a.url, httpx2.Headers(kept), tuple(timed), tuple(idempotency), extensions,
                              timeout_extension)
         cookies = self._client._client.cookies
